@@ -1,0 +1,1 @@
+"""One module per environment; each is registered in ``meld_envs.registry``."""

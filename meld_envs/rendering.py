@@ -1,0 +1,200 @@
+"""Fast offscreen rendering of several MuJoCo cameras side by side into one image.
+
+Rendering is the suite's hot path (DESIGN.md): every agent frame is drawn straight into an
+offscreen buffer of the observation's own size, with shadows, reflections, skybox and
+multisampling off and coarse primitive tessellation, both cameras into one buffer and read back
+with one ``glReadPixels``. Human-facing frames (videos, ``render_mode="rgb_array"``) use a second,
+larger buffer in the same GL context with the pretty settings and with goals drawn.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from meld_envs import _gl
+
+_FAST_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX)
+
+# decorate(scene, camera_index): add marker geoms (goals, traces) to a human-facing frame
+Decorator = Callable[[mujoco.MjvScene, int], None]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Settings baked into an ``MjrContext`` when it is made."""
+
+    shadowsize: int
+    offsamples: int
+    numslices: int
+    numstacks: int
+    numquads: int
+    fontscale: int
+
+
+AGENT_QUALITY = Quality(shadowsize=0, offsamples=0, numslices=12, numstacks=6, numquads=1, fontscale=50)
+HUMAN_QUALITY = Quality(shadowsize=1024, offsamples=4, numslices=28, numstacks=16, numquads=4, fontscale=100)
+
+
+class GLContext:
+    """One OpenGL context for one environment; made lazily, so that envs that never render
+    (``obs_mode="state"``, or the probe env a vector env builds in its parent) never open one."""
+
+    def __init__(self) -> None:
+        self._context = None
+
+    def make_current(self) -> None:
+        if self._context is None:
+            cls = _gl.gl_context_class()
+            try:
+                # the context's own framebuffer is unused (we render into MjrContext's offscreen one)
+                self._context = cls(16, 16)
+            except Exception as e:
+                raise RuntimeError(
+                    f"could not create a MuJoCo OpenGL context with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
+                    f"({type(e).__name__}: {e}); without a GPU use MUJOCO_GL=osmesa (apt-get install libosmesa6)"
+                ) from e
+        self._context.make_current()
+
+    def free(self) -> None:
+        if self._context is not None:
+            try:
+                self._context.free()
+            finally:
+                self._context = None
+
+
+class MultiCameraRenderer:
+    """Renders ``cameras`` side by side into one ``uint8 [height, len(cameras) * width, 3]`` frame.
+
+    One offscreen buffer of exactly the frame's size; each camera draws into its own viewport of
+    it, then the whole frame is read back at once.
+    """
+
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        gl_context: GLContext,
+        cameras: Sequence[str],
+        height: int,
+        width: int,
+        *,
+        quality: Quality = AGENT_QUALITY,
+        fast: bool = True,
+        geomgroups: Sequence[int] = (1, 1, 1, 0, 0, 0),
+        show_sites: bool = False,
+        max_geom: int = 2000,
+    ) -> None:
+        if not cameras:
+            raise ValueError("at least one camera is needed")
+        self.model = model
+        self.height, self.width = int(height), int(width)
+        self.frame_shape = (self.height, self.width * len(cameras), 3)
+        self._gl = gl_context
+        self._quality = quality
+        self._cameras = []
+        for name in cameras:
+            cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+            if cam_id < 0:
+                known = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_CAMERA, i) for i in range(model.ncam)]
+                raise ValueError(f"camera {name!r} not in the model; cameras: {known}")
+            cam = mujoco.MjvCamera()
+            cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+            cam.fixedcamid = cam_id
+            self._cameras.append(cam)
+        self._viewports = [mujoco.MjrRect(i * self.width, 0, self.width, self.height) for i in range(len(cameras))]
+        self._full = mujoco.MjrRect(0, 0, self.frame_shape[1], self.height)
+        self._option = mujoco.MjvOption()
+        self._option.geomgroup[:] = np.asarray(geomgroups, dtype=np.uint8)
+        if not show_sites:
+            self._option.sitegroup[:] = 0
+        self._scene = mujoco.MjvScene(model, maxgeom=max_geom)
+        if fast:
+            for flag in _FAST_OFF:
+                self._scene.flags[flag] = 0
+        self._buffer = np.empty(self.frame_shape, dtype=np.uint8)
+        self._mjr: mujoco.MjrContext | None = None
+
+    def _make_mjr(self) -> mujoco.MjrContext:
+        vis, q = self.model.vis, self._quality
+        saved = (vis.global_.offwidth, vis.global_.offheight, vis.quality.shadowsize, vis.quality.offsamples,
+                 vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads)
+        vis.global_.offwidth, vis.global_.offheight = self.frame_shape[1], self.height
+        vis.quality.shadowsize, vis.quality.offsamples = q.shadowsize, q.offsamples
+        vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads = q.numslices, q.numstacks, q.numquads
+        try:
+            mjr = mujoco.MjrContext(self.model, q.fontscale)
+        finally:
+            (vis.global_.offwidth, vis.global_.offheight, vis.quality.shadowsize, vis.quality.offsamples,
+             vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads) = saved
+        return mjr
+
+    def render(
+        self,
+        data: mujoco.MjData,
+        decorate: Decorator | None = None,
+        text: Sequence[tuple[str, str]] | None = None,
+    ) -> np.ndarray:
+        """The frame for the current ``data``: a new ``uint8 [H, n*W, 3]`` array.
+
+        ``decorate`` may add marker geoms per camera; ``text`` is one (left, right) overlay per camera.
+        """
+        self._gl.make_current()
+        if self._mjr is None:
+            self._mjr = self._make_mjr()
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
+        for i, (cam, viewport) in enumerate(zip(self._cameras, self._viewports)):
+            mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+            if decorate is not None:
+                decorate(self._scene, i)
+            mujoco.mjr_render(viewport, self._scene, self._mjr)
+            if text is not None and i < len(text):
+                left, right = text[i]
+                mujoco.mjr_overlay(mujoco.mjtFont.mjFONT_NORMAL, mujoco.mjtGridPos.mjGRID_TOPLEFT,
+                                   viewport, left, right, self._mjr)
+        mujoco.mjr_readPixels(self._buffer, None, self._full, self._mjr)
+        return self._buffer[::-1].copy()  # OpenGL's origin is the bottom-left corner
+
+    def close(self) -> None:
+        if self._mjr is not None:
+            self._gl.make_current()
+            self._mjr.free()
+            self._mjr = None
+
+
+def add_marker(
+    scene: mujoco.MjvScene,
+    geom_type: int,
+    size: Sequence[float],
+    pos: Sequence[float],
+    rgba: Sequence[float],
+    mat: Sequence[float] | None = None,
+) -> None:
+    """Append one visual-only geom to ``scene`` (ignored when the scene is full)."""
+    if scene.ngeom >= scene.maxgeom:
+        return
+    geom = scene.geoms[scene.ngeom]
+    mujoco.mjv_initGeom(
+        geom, int(geom_type), np.asarray(size, dtype=np.float64), np.asarray(pos, dtype=np.float64),
+        np.eye(3).ravel() if mat is None else np.asarray(mat, dtype=np.float64).ravel(),
+        np.asarray(rgba, dtype=np.float32),
+    )
+    geom.category = mujoco.mjtCatBit.mjCAT_DECOR
+    scene.ngeom += 1
+
+
+def add_segment(
+    scene: mujoco.MjvScene, start: Sequence[float], end: Sequence[float], width: float, rgba: Sequence[float],
+    geom_type: int = mujoco.mjtGeom.mjGEOM_CAPSULE,
+) -> None:
+    """Append a capsule (or arrow, with ``geom_type``) from ``start`` to ``end`` to ``scene``."""
+    if scene.ngeom >= scene.maxgeom:
+        return
+    start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    if np.linalg.norm(end - start) < 1e-9:
+        return
+    add_marker(scene, geom_type, (width, width, width), start, rgba)
+    mujoco.mjv_connector(scene.geoms[scene.ngeom - 1], int(geom_type), width, start, end)
