@@ -1,0 +1,44 @@
+"""Smoke runs of the command line."""
+import subprocess
+import sys
+
+import imageio.v2 as imageio
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "meld_envs", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_list_shows_every_id_with_shape_length_and_tasks():
+    out = run("list")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    cheetah = next(line for line in lines if line.startswith("meld/CheetahVel-v0"))
+    assert "64x64x3" in cheetah and "50 steps" in cheetah and "30/10" in cheetah
+    assert any(line.startswith("meld/Nav2D-v0") and "20 steps" in line for line in lines)
+
+
+def test_video_writes_a_playable_file(tmp_path):
+    out_file = tmp_path / "nav.mp4"
+    out = run("video", "meld/Nav2D-v0", "--task", "2", "--split", "test", "--out", str(out_file), "--quiet")
+    assert out.returncode == 0, out.stderr
+    reader = imageio.get_reader(str(out_file), format="FFMPEG")
+    frames = list(reader.iter_data())
+    reader.close()
+    assert len(frames) == 21 and frames[0].shape == (256, 256, 3)
+    assert "success per episode" in out.stdout
+    assert not list(tmp_path.glob("*partial*"))
+
+
+def test_video_gif_of_a_two_episode_trial(tmp_path):
+    out_file = tmp_path / "cheetah.gif"
+    out = run("video", "meld/CheetahVel-v0", "--episodes", "2", "--out", str(out_file), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert len(imageio.mimread(str(out_file))) == 101
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    out = run("video", "meld/Nav2D-v0", "--task", "12", "--split", "test", "--out", str(tmp_path / "x.mp4"))
+    assert out.returncode == 2 and "task=12 out of range" in out.stderr
+    out = run("video", "meld/Nope-v0", "--out", str(tmp_path / "x.mp4"))
+    assert out.returncode == 2 and "unknown environment id 'meld/Nope-v0'" in out.stderr
