@@ -1,7 +1,7 @@
 """Single-core environment throughput of meld-bench against Meta-World at the same image size.
 
-    .venv/bin/python benchmarks/env_throughput.py                 # full run, ~1 minute
-    .venv/bin/python benchmarks/env_throughput.py --quick         # ~20 s smoke run
+    .venv/bin/python benchmarks/env_throughput.py                 # full run, ~40 s
+    .venv/bin/python benchmarks/env_throughput.py --quick         # ~15-20 s smoke run
     .venv/bin/python benchmarks/env_throughput.py --markdown-out results/throughput.md
 
 Measured, with the whole process pinned to one CPU:
@@ -15,7 +15,7 @@ Measured, with the whole process pinned to one CPU:
   steps/s without rendering;
 * the ratio of each meld pixel throughput to Meta-World's ``rgb_array`` throughput.
 
-Targets (DESIGN.md): an agent frame costs <= 1 ms; pixel throughput >= 30x Meta-World's.
+Targets: an agent frame costs <= 1 ms; pixel throughput >= 30x Meta-World's.
 """
 from __future__ import annotations
 

@@ -81,7 +81,8 @@ def test_unknown_reset_option(make):
         make("meld/Nav2D-v0").reset(options={"goal": 1})
 
 
-def test_unstable_simulation_truncates_instead_of_crashing(make):
+def test_unstable_simulation_truncates_instead_of_crashing(make, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT into the working directory
     env = make("meld/CheetahVel-v0", task=0)
     env.reset(seed=0)
     env.unwrapped.data.qvel[:] = 1e12  # blows up the integrator

@@ -47,7 +47,8 @@ def test_trial_rejects_bad_episode_counts(make):
             Trial(make("meld/Nav2D-v0"), episodes=bad)
 
 
-def test_trial_ends_at_once_on_a_physics_error(make):
+def test_trial_ends_at_once_on_a_physics_error(make, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT into the working directory
     env = Trial(make("meld/CheetahVel-v0", task=0), episodes=3)
     env.reset(seed=0)
     env.unwrapped.data.qvel[:] = np.nan
