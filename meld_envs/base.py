@@ -196,6 +196,7 @@ class MujocoImageEnv(MeldEnv):
     camera_size: ClassVar[tuple[int, int]] = (64, 64)
     human_camera_size: ClassVar[tuple[int, int]] = (256, 256)
     agent_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 1, 0, 0, 0)
+    human_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 1, 0, 0, 0)
 
     def __init__(self, model: mujoco.MjModel, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
         super().__init__(task, split, **kwargs)
@@ -238,7 +239,7 @@ class MujocoImageEnv(MeldEnv):
             h, w = self.human_camera_size
             self._human_view = rendering.MultiCameraRenderer(
                 self.model, self._gl, self.agent_cameras, h, w, quality=rendering.HUMAN_QUALITY, fast=False,
-                geomgroups=self.agent_geomgroups)
+                geomgroups=self.human_geomgroups)
         return self._human_view.render(self.data, decorate=self._decorate, text=self._overlay_text())
 
     def _decorate(self, scene: mujoco.MjvScene, camera_index: int) -> None:

@@ -45,6 +45,18 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         summary="half-cheetah runs at a target velocity U[0, 3] m/s; 6 torques; tracking camera",
     ),
     EnvEntry(
+        id="meld/Reacher-v0",
+        entry_point="meld_envs.envs.reacher:ReacherEnv",
+        max_episode_steps=40,
+        obs_shape=(64, 128, 3),
+        control_hz=4.0,
+        num_train_tasks=30,
+        num_test_tasks=10,
+        task_seed=1002,
+        episodes_per_trial=1,
+        summary="Sawyer brings its end effector to a hidden goal in a box in front of it; scene + wrist cameras",
+    ),
+    EnvEntry(
         id="meld/Nav2D-v0",
         entry_point="meld_envs.envs.nav2d:Nav2DEnv",
         max_episode_steps=20,

@@ -7,7 +7,7 @@ import meld_envs
 ENV_IDS = [e.id for e in meld_envs.ENVIRONMENTS]
 # environments whose tasks change only the reward (not what the agent sees or how things move):
 # for these the agent's frames must be identical across tasks under the same seed and actions
-REWARD_ONLY_TASKS = {"meld/CheetahVel-v0", "meld/Nav2D-v0"}
+REWARD_ONLY_TASKS = {"meld/CheetahVel-v0", "meld/Nav2D-v0", "meld/Reacher-v0"}
 
 
 @pytest.fixture(params=ENV_IDS)

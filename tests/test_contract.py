@@ -15,7 +15,7 @@ SHARED_CHECK = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "ch
 
 
 def test_every_id_is_registered_under_meld():
-    assert ENV_IDS == ["meld/CheetahVel-v0", "meld/Nav2D-v0"]
+    assert ENV_IDS == ["meld/CheetahVel-v0", "meld/Reacher-v0", "meld/Nav2D-v0"]
     for env_id in ENV_IDS:
         assert env_id in gym.registry
         assert gym.spec(env_id).namespace == "meld"

@@ -1,0 +1,326 @@
+"""The 7-DoF Sawyer shared by Reacher, PegInsert, ShelfPlace and ButtonPress (paper 5.1, B.2).
+
+The arm is Meta-World's (its meshes and kinematics, resolved from the installed ``metaworld``
+package), recomposed with ``MjSpec``:
+
+* Meta-World's mocap weld and gripper actuators are removed; the seven arm joints get position
+  actuators of limited force, and the fingers are rigid (the action has no gripper).
+* The arm links are gravity-compensated (``gravcomp``); what the hand holds is not, so a
+  payload's mass changes how the arm moves.
+* Two cameras, a fixed ``scene`` camera and a first-person ``wrist`` camera, side by side.
+* What the agent sees is drawn from decimated copies of the meshes (a few hundred faces each,
+  made once with ``fast-simplification`` and cached on disk) in geom group 2; people's frames
+  use the original meshes in group 1. Invisible collision geoms are moved to group 3.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import mujoco
+import numpy as np
+
+from meld_envs.base import MujocoImageEnv
+from meld_envs.tasks import Task
+
+_CONTROL_HZ = 4  # paper Table 2: 0.0025 s x 100 substeps
+_TIMESTEP_S = 0.0025
+_FRAME_SKIP = 100
+_MAX_JOINT_DELTA_RAD = 0.04  # per step, at |action| = 1
+_ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
+# position servos: stiffness (N m / rad), damping comes from the joints (10 N m s / rad) plus kv
+_KP = (400.0, 400.0, 300.0, 300.0, 150.0, 150.0, 100.0)
+_KV = (40.0, 40.0, 30.0, 30.0, 10.0, 10.0, 5.0)
+_FORCE_LIMIT_NM = (40.0, 40.0, 25.0, 25.0, 12.0, 12.0, 8.0)
+_AGENT_MESH_FACES = 150  # per decimated mesh
+# meshes neither agent camera can see (under the table, behind the arm): not drawn for the agent
+_NOT_IN_AGENT_VIEW = ("pedestal", "head", "base", "tablebody")
+GROUP_BOTH, GROUP_HUMAN, GROUP_AGENT, GROUP_HIDDEN = 0, 1, 2, 3
+
+_SEED_QPOS = np.array([1.57, -1.18, 0.0, 2.18, 0.0, 0.57, 3.3161])  # Sawyer's neutral pose, turned to the table
+
+
+def metaworld_assets() -> str:
+    """The ``assets`` folder of the installed ``metaworld`` package."""
+    try:
+        import metaworld
+    except ImportError as e:  # pragma: no cover - a dependency of meld-bench
+        raise RuntimeError("the Sawyer environments need the `metaworld` package for their meshes: pip install metaworld") from e
+    return os.path.join(os.path.dirname(metaworld.__file__), "assets")
+
+
+def look_at(pos: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+    """A camera's ``xyaxes`` (6,) so that it sits at ``pos`` and looks at ``target``."""
+    forward = np.asarray(target, float) - np.asarray(pos, float)
+    forward /= np.linalg.norm(forward)
+    x = np.cross(forward, up)
+    x /= np.linalg.norm(x)
+    y = np.cross(x, forward)
+    return np.concatenate([x, y])
+
+
+# -- decimated meshes -------------------------------------------------------------------------
+def _read_binary_stl(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices float32 [V, 3] (deduplicated) and faces int32 [F, 3] of a binary STL file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    count = int(np.frombuffer(raw, dtype="<u4", count=1, offset=80)[0])
+    if len(raw) != 84 + 50 * count:
+        raise ValueError(f"{path} is not a binary STL file")
+    records = np.frombuffer(raw, dtype=np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")]), count=count, offset=84)
+    corners = records["v"].reshape(-1, 3)
+    vertices, faces = np.unique(corners, axis=0, return_inverse=True)
+    return vertices.astype(np.float32), faces.reshape(-1, 3).astype(np.int32)
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "meld-bench", "meshes")
+
+
+@lru_cache(maxsize=64)
+def decimated_mesh(path: str, faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """``path``'s mesh simplified to about ``faces`` faces: (vertices [V, 3], faces [F, 3]).
+
+    Made once per machine (quadric simplification) and cached under ``~/.cache/meld-bench``.
+    """
+    with open(path, "rb") as f:
+        digest = hashlib.sha1(f.read()).hexdigest()[:16]
+    cached = os.path.join(_cache_dir(), f"{os.path.basename(path)}-{digest}-{faces}.npz")
+    try:
+        with np.load(cached) as z:
+            return z["vertices"], z["faces"]
+    except (OSError, KeyError, ValueError):
+        pass
+    import fast_simplification
+
+    vertices, tris = _read_binary_stl(path)
+    if len(tris) > faces:
+        vertices, tris = fast_simplification.simplify(vertices, tris, target_reduction=1.0 - faces / len(tris))
+    vertices, tris = np.asarray(vertices, np.float32), np.asarray(tris, np.int32)
+    try:  # best effort: a read-only home only costs the 0.2 s of simplification per process
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        tmp = f"{cached}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, vertices=vertices, faces=tris)
+        os.replace(tmp, cached)
+    except OSError:
+        pass
+    return vertices, tris
+
+
+# -- the robot ------------------------------------------------------------------------------
+def sawyer_spec() -> mujoco.MjSpec:
+    """The Sawyer on Meta-World's table, with position actuators, gravity compensation, two
+    cameras and agent-view meshes; task objects are added by each environment."""
+    assets = metaworld_assets()
+    spec = mujoco.MjSpec.from_file(os.path.join(assets, "sawyer_xyz", "sawyer_reach_v3.xml"))
+    spec.modelname = "meld_sawyer"
+    spec.option.timestep = _TIMESTEP_S
+
+    # Meta-World's end-effector mocap, gripper actuators, reach object and goal: not ours
+    for equality in list(spec.equalities):
+        equality.delete()
+    for actuator in list(spec.actuators):
+        actuator.delete()
+    for name in ("mocap", "obj", "RetainingWall"):
+        spec.detach_body(spec.body(name))
+    spec.site("goal").delete()
+    for name in ("r_close", "l_close"):  # rigid fingers
+        spec.joint(name).delete()
+    # one light is enough (Meta-World has three); the headlight does the rest
+    for light in list(spec.lights)[1:]:
+        light.delete()
+
+    mesh_dir = os.path.join(assets, "sawyer_xyz")
+    decimated: dict[str, str] = {}
+    for geom in list(spec.geoms):
+        if geom.type == mujoco.mjtGeom.mjGEOM_MESH and geom.group == GROUP_HUMAN:
+            if geom.meshname in _NOT_IN_AGENT_VIEW:
+                continue
+            mesh = spec.mesh(geom.meshname)
+            if geom.meshname not in decimated:
+                vertices, faces = decimated_mesh(os.path.normpath(os.path.join(mesh_dir, mesh.file)), _AGENT_MESH_FACES)
+                spec.add_mesh(name=f"{geom.meshname}_agent", uservert=vertices.ravel().tolist(),
+                              userface=faces.ravel().tolist(), scale=mesh.scale)
+                decimated[geom.meshname] = f"{geom.meshname}_agent"
+            body = geom.parent
+            body.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=decimated[geom.meshname], pos=geom.pos,
+                          quat=geom.quat, rgba=geom.rgba, group=GROUP_AGENT, contype=0, conaffinity=0, density=0,
+                          material="" if geom.material == "table_wood" else geom.material)
+        elif geom.rgba[3] == 0 and geom.group in (GROUP_BOTH, GROUP_HUMAN):
+            geom.group = GROUP_HIDDEN  # invisible collision shapes still cost rasterizer time
+        elif geom.group == GROUP_HUMAN and not geom.material:
+            geom.group = GROUP_BOTH  # simple shapes (finger pads, rail) cost little: both see them
+    # the table top and floor seen by the agent: flat colours instead of textures
+    table = spec.body("tablelink")
+    table.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.7, 0.4, 0.027], pos=[0, 0, -0.027],
+                   rgba=[0.55, 0.42, 0.3, 1], group=GROUP_AGENT, contype=0, conaffinity=0, density=0)
+    for geom in spec.geoms:
+        if geom.name == "floor":
+            geom.group = GROUP_HUMAN
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.913],
+                            rgba=[0.35, 0.35, 0.38, 1], group=GROUP_AGENT, contype=0, conaffinity=0)
+
+    # gravity compensation on every arm link: payloads in the hand still feel gravity
+    for body in spec.body("right_arm_base_link").find_all(mujoco.mjtObj.mjOBJ_BODY):
+        body.gravcomp = 1.0
+    spec.body("right_arm_base_link").gravcomp = 1.0
+    for name, kp, kv, force in zip(_ARM_JOINTS, _KP, _KV, _FORCE_LIMIT_NM):
+        joint = spec.joint(name)
+        spec.add_actuator(
+            name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT,
+            gaintype=mujoco.mjtGain.mjGAIN_FIXED, gainprm=[kp] + [0] * 9,
+            biastype=mujoco.mjtBias.mjBIAS_AFFINE, biasprm=[0, -kp, -kv] + [0] * 7,
+            ctrlrange=joint.range, ctrllimited=True, forcerange=[-force, force], forcelimited=True,
+        )
+
+    # the agent's two cameras (paper Fig. 11): a fixed scene view and a wrist view
+    scene_pos = np.array([0.75, 1.2, 0.6])
+    spec.worldbody.add_camera(name="scene", pos=scene_pos, fovy=50,
+                              quat=xyaxes_quat(look_at(scene_pos, np.array([0.0, 0.62, 0.14]))))
+    # behind the fingers, looking down past them (the hand's x axis is the fingers' direction)
+    spec.body("hand").add_camera(name="wrist", pos=[-0.07, 0.0, 0.07], fovy=80,
+                                 quat=xyaxes_quat(np.array([0.0, -1.0, 0.0, 0.3, 0.0, 0.95])))
+    return spec
+
+
+def xyaxes_quat(xyaxes: np.ndarray) -> np.ndarray:
+    """The quaternion (4,) of a frame given by its x and y axes (6,), as MJCF's ``xyaxes``."""
+    x, y = np.asarray(xyaxes[:3], float), np.asarray(xyaxes[3:], float)
+    x /= np.linalg.norm(x)
+    y -= x * (x @ y)
+    y /= np.linalg.norm(y)
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.column_stack([x, y, np.cross(x, y)]).ravel())
+    return quat
+
+
+def episode_reward(distance: float) -> float:
+    """Eq. 7: ``-(d^2 + log(d + 1e-5))``; rewards precision near the goal (d in metres)."""
+    return -(distance**2 + np.log(distance + 1e-5))
+
+
+class SawyerEnv(MujocoImageEnv):
+    """Base of the Sawyer environments (see the module docstring for the robot).
+
+    Actions are seven joint delta-positions in [-1, 1], scaled to +-0.04 rad per step and added
+    to the position servos' targets, which are clipped to the joint limits. Subclasses add their
+    objects in ``_add_objects(spec)`` and define tasks, rewards and success.
+    """
+
+    action_dim: ClassVar[int] = 7
+    image_shape: ClassVar[tuple[int, int, int]] = (64, 128, 3)
+    frame_skip: ClassVar[int] = _FRAME_SKIP
+    agent_cameras: ClassVar[tuple[str, ...]] = ("scene", "wrist")
+    agent_geomgroups: ClassVar[tuple[int, ...]] = (1, 0, 1, 0, 0, 0)
+    human_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 0, 0, 0, 0)
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": _CONTROL_HZ}
+    # where the end effector starts (m), pointing down; the joint pose is solved once by IK
+    start_ee_pos: ClassVar[tuple[float, float, float]] = (0.0, 0.55, 0.25)
+    base_state_dim: ClassVar[int] = 17  # arm qpos (7), qvel (7), end-effector position (3)
+
+    def __init__(self, task: Task | int = 0, split: str = "train", *, start_noise_rad: float = 0.01,
+                 **kwargs: Any) -> None:
+        if not np.isfinite(start_noise_rad) or start_noise_rad < 0:
+            raise ValueError(f"start_noise_rad={start_noise_rad!r}: must be a finite value >= 0 (radians)")
+        self.start_noise_rad = float(start_noise_rad)
+        spec = sawyer_spec()
+        self._add_objects(spec)
+        model = spec.compile()
+        self._arm_qpos = np.array([model.jnt_qposadr[model.joint(j).id] for j in _ARM_JOINTS])
+        self._arm_dof = np.array([model.jnt_dofadr[model.joint(j).id] for j in _ARM_JOINTS])
+        self._limits = model.jnt_range[[model.joint(j).id for j in _ARM_JOINTS]].copy()
+        self._ee_site = model.site("endEffector").id
+        self._target = np.zeros(7)
+        self.start_qpos = _start_pose(model, self.start_ee_pos)
+        super().__init__(model, task, split, **kwargs)
+
+    # -- robot ------------------------------------------------------------------------------
+    def ee_position(self) -> np.ndarray:
+        """End-effector position (m), between the fingertips."""
+        return self.data.site_xpos[self._ee_site].copy()
+
+    def arm_qpos(self) -> np.ndarray:
+        return self.data.qpos[self._arm_qpos].copy()
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        self._target = np.clip(self._target + _MAX_JOINT_DELTA_RAD * action, self._limits[:, 0], self._limits[:, 1])
+        self.data.ctrl[:7] = self._target
+
+    def _reset_state(self) -> None:
+        mujoco.mj_resetData(self.model, self.data)
+        noise = self.np_random.uniform(-self.start_noise_rad, self.start_noise_rad, size=7)
+        self.data.qpos[self._arm_qpos] = np.clip(self.start_qpos + noise, self._limits[:, 0], self._limits[:, 1])
+        self._target = self.data.qpos[self._arm_qpos].copy()
+        self.data.ctrl[:7] = self._target
+        self._reset_objects()
+        mujoco.mj_forward(self.model, self.data)
+
+    def _state(self) -> np.ndarray:
+        return np.concatenate([self.data.qpos[self._arm_qpos], self.data.qvel[self._arm_dof], self.ee_position(),
+                               self._object_state()]).astype(np.float32)
+
+    # -- scripted control (tests, demonstrations) ---------------------------------------------
+    def scripted_action(self, ee_target: np.ndarray, point_down: bool = True) -> np.ndarray:
+        """The action that moves the end effector towards ``ee_target`` (m), by inverse kinematics.
+
+        Not part of the agent's interface: tests and demonstrations use it to show that a task's
+        success can be reached.
+        """
+        q = solve_ik(self.model, self.data.qpos.copy(), self._ee_site, self._arm_qpos, self._arm_dof,
+                     np.asarray(ee_target, float), point_down=point_down)
+        return np.clip((q - self._target) / _MAX_JOINT_DELTA_RAD, -1.0, 1.0)
+
+    # -- for subclasses ---------------------------------------------------------------------
+    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+        """Add the task's bodies and sites to ``spec`` before it is compiled."""
+
+    def _reset_objects(self) -> None:
+        """Put the task's objects in their start state (called by reset, before mj_forward)."""
+
+    def _object_state(self) -> np.ndarray:
+        return np.zeros(0)
+
+
+# the end-effector frame (columns: its axes in the world) with the fingers (its x axis) pointing down
+_DOWN = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+
+
+def solve_ik(model: mujoco.MjModel, qpos: np.ndarray, site: int, qpos_adr: np.ndarray, dof_adr: np.ndarray,
+             target: np.ndarray, point_down: bool = True, iterations: int = 60, damping: float = 1e-2) -> np.ndarray:
+    """Arm joint positions (7,) that put ``site`` at ``target`` (m), the fingers pointing down.
+
+    Damped least squares from ``qpos`` on a scratch ``MjData``; joint limits respected by clipping.
+    """
+    data = mujoco.MjData(model)
+    data.qpos[:] = qpos
+    lo, hi = model.jnt_range[model.dof_jntid[dof_adr]].T
+    jac_pos, jac_rot = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    for _ in range(iterations):
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        err = target - data.site_xpos[site]
+        mujoco.mj_jacSite(model, data, jac_pos, jac_rot, site)
+        jac, error = jac_pos[:, dof_adr], err
+        if point_down:
+            current = data.site_xmat[site].reshape(3, 3)
+            # rotation error as a rotation vector: 0.5 * sum(current_i x desired_i)
+            rot_err = 0.5 * sum(np.cross(current[:, i], _DOWN[:, i]) for i in range(3))
+            jac = np.vstack([jac, 0.5 * jac_rot[:, dof_adr]])
+            error = np.concatenate([err, 0.5 * rot_err])
+        step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(len(error)), error)
+        data.qpos[qpos_adr] = np.clip(data.qpos[qpos_adr] + step, lo, hi)
+        if np.linalg.norm(err) < 1e-4:
+            break
+    return data.qpos[qpos_adr].copy()
+
+
+def _start_pose(model: mujoco.MjModel, ee_pos: tuple[float, float, float]) -> np.ndarray:
+    """The arm pose (7,) with the end effector at ``ee_pos`` pointing down, from the neutral pose."""
+    qpos = model.qpos0.copy()
+    adr = np.array([model.jnt_qposadr[model.joint(j).id] for j in _ARM_JOINTS])
+    dof = np.array([model.jnt_dofadr[model.joint(j).id] for j in _ARM_JOINTS])
+    qpos[adr] = _SEED_QPOS
+    return solve_ik(model, qpos, model.site("endEffector").id, adr, dof, np.asarray(ee_pos, float), iterations=200)
