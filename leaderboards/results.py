@@ -1,0 +1,216 @@
+"""Results files: one JSON-lines file per (agent, env, seed), written atomically, checked on read.
+
+Layout under a results folder::
+
+    <results>/<preset>/<agent>/<env id with '/' as '__'>/seed_<seed>.jsonl
+    <results>/<preset>/<agent>/<env ...>/seed_<seed>.ckpt/          # while the run is unfinished
+
+A file holds one ``header`` line, one ``eval`` line per evaluation point (``index`` 0, 1, ...,
+consecutive) and, once the run is complete, an ``end`` line. Every write replaces the whole file
+through a temporary file and ``os.replace``, so a kill leaves the old or the new file, never half
+a line. A file that has one anyway (copied while being written, edited by hand) is refused:
+a line that is not complete JSON ending in a newline is never counted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+HEADER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "record": str, "schema": int, "protocol": str, "preset": str, "env_id": str, "seed": int,
+    "agent": dict, "package_version": str, "task_split_hash": str, "protocol_params": dict, "created": str,
+}
+AGENT_FIELDS: dict[str, type | tuple[type, ...]] = {"name": str, "class": str, "overrides": dict}
+PROTOCOL_PARAM_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "env_id": str, "budget_steps": int, "eval_points": int, "episodes_per_trial": int, "sparse_at_test": bool,
+    "trials_per_task": int, "test_tasks": list, "max_episode_steps": int,
+}
+EVAL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "record": str, "index": int, "budget_steps": int, "env_steps": int, "eval_env_steps": int,
+    "wall_clock_s": (int, float), "success_rate": (int, float), "success_per_episode": list,
+    "return_per_episode": list, "per_task": list,
+}
+END_FIELDS: dict[str, type | tuple[type, ...]] = {"record": str, "env_steps": int, "wall_clock_s": (int, float)}
+
+
+class ResultsError(ValueError):
+    """A results file that must not be counted; the message says which file, line and why."""
+
+
+def env_slug(env_id: str) -> str:
+    return env_id.replace("/", "__")
+
+
+def run_path(results_dir: str, preset: str, agent: str, env_id: str, seed: int) -> str:
+    """The JSON-lines file of one protocol run."""
+    return os.path.join(results_dir, preset, agent, env_slug(env_id), f"seed_{seed}.jsonl")
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One line of JSON; NaN and infinities are refused (they are not JSON)."""
+    return json.dumps(record, sort_keys=True, allow_nan=False, separators=(",", ":"))
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Replace ``path`` with ``text`` all at once (temporary file in the same folder, fsync, rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def write_records(path: str, records: Iterable[dict[str, Any]]) -> None:
+    """Atomically replace ``path`` with ``records``, one JSON object per line."""
+    atomic_write_text(path, "".join(dumps(r) + "\n" for r in records))
+
+
+def read_records(path: str) -> list[dict[str, Any]]:
+    """The records of ``path``; ``ResultsError`` on a truncated or malformed line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path}: cannot be read: {e}") from e
+    if not text:
+        raise ResultsError(f"{path}: empty file (no header line)")
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise ResultsError(f"{path}: line {len(lines)} is truncated (no final newline: killed mid-write?); "
+                           "the file is refused")
+    records = []
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            record = json.loads(line, parse_constant=_refuse_constant)
+        except ValueError as e:
+            raise ResultsError(f"{path}: line {number} is truncated or not valid JSON ({e}); the file is refused") from e
+        if not isinstance(record, dict):
+            raise ResultsError(f"{path}: line {number} is not a JSON object")
+        records.append(record)
+    return records
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in results")
+
+
+def _check_fields(where: str, record: dict, fields: dict[str, Any]) -> list[str]:
+    problems = []
+    for key, kind in fields.items():
+        if key not in record:
+            problems.append(f"{where}: missing field {key!r}")
+        elif isinstance(record[key], bool) and kind in (int, (int, float)):
+            problems.append(f"{where}: field {key!r} is a boolean, expected {_kind_name(kind)}")
+        elif not isinstance(record[key], kind):
+            problems.append(f"{where}: field {key!r} is {type(record[key]).__name__}, expected {_kind_name(kind)}")
+    return problems
+
+
+def _kind_name(kind: Any) -> str:
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def check_records(
+    records: list[dict[str, Any]],
+    *,
+    protocol_version: str,
+    split_hash: Callable[[str], str] | None = None,
+    require_complete: bool = False,
+) -> list[str]:
+    """Every reason ``records`` may not join a leaderboard (empty when they may).
+
+    ``split_hash(env_id)`` gives the current task-split hash of an environment (raising
+    ``ValueError`` for an unknown one); records whose header differs are refused.
+    """
+    if not records:
+        return ["no records"]
+    header, problems = records[0], []
+    if header.get("record") != "header":
+        return ["the first line is not a header record"]
+    problems += _check_fields("header", header, HEADER_FIELDS)
+    if problems:
+        return problems
+    if header["schema"] != SCHEMA_VERSION:
+        problems.append(f"schema {header['schema']} is not the supported schema {SCHEMA_VERSION}")
+    if header["protocol"] != protocol_version:
+        problems.append(f"protocol version {header['protocol']!r} is not {protocol_version!r}; "
+                        "results of different protocol versions are not comparable")
+    problems += _check_fields("header.agent", header["agent"], AGENT_FIELDS)
+    params = header["protocol_params"]
+    problems += _check_fields("header.protocol_params", params, PROTOCOL_PARAM_FIELDS)
+    if split_hash is not None:
+        try:
+            current = split_hash(header["env_id"])
+        except ValueError as e:
+            problems.append(f"environment {header['env_id']!r} is not registered here ({e})")
+        else:
+            if header["task_split_hash"] != current:
+                problems.append(f"task split hash {header['task_split_hash']} differs from this installation's "
+                                f"{current} for {header['env_id']}: the train/test tasks are not the same")
+    if problems:
+        return problems
+
+    E = params["episodes_per_trial"]
+    expected_steps = [params["budget_steps"] * k // params["eval_points"] for k in range(params["eval_points"] + 1)]
+    evals, ends = [], []
+    for number, r in enumerate(records[1:], start=2):
+        kind = r.get("record")
+        if kind == "eval":
+            field_problems = _check_fields(f"line {number}", r, EVAL_FIELDS)
+            problems += field_problems
+            if not field_problems:
+                evals.append((number, r))
+        elif kind == "end":
+            problems += _check_fields(f"line {number}", r, END_FIELDS)
+            ends.append(number)
+        else:
+            problems.append(f"line {number}: unknown record type {kind!r}")
+    if problems:
+        return problems
+    indices = [r["index"] for _, r in evals]
+    if indices != list(range(len(evals))):
+        problems.append(f"evaluation indices {indices} are not 0, 1, 2, ... once each (duplicated or lost points)")
+    for number, r in evals:
+        if r["index"] < len(expected_steps) and r["budget_steps"] != expected_steps[r["index"]]:
+            problems.append(f"line {number}: budget_steps {r['budget_steps']} != the protocol's {expected_steps[r['index']]}")
+        if r["env_steps"] > r["budget_steps"] or r["env_steps"] < 0:
+            problems.append(f"line {number}: env_steps {r['env_steps']} outside 0..budget_steps {r['budget_steps']}")
+        if not (0.0 <= r["success_rate"] <= 1.0):
+            problems.append(f"line {number}: success_rate {r['success_rate']} outside [0, 1]")
+        if len(r["success_per_episode"]) != E or len(r["return_per_episode"]) != E:
+            problems.append(f"line {number}: per-episode lists must have episodes_per_trial={E} entries")
+        elif any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
+                 for v in r["success_per_episode"] + r["return_per_episode"]):
+            problems.append(f"line {number}: per-episode values must be finite numbers")
+        tasks = sorted(t.get("task") for t in r["per_task"] if isinstance(t, dict))
+        if tasks != sorted(params["test_tasks"]):
+            problems.append(f"line {number}: per_task covers test tasks {tasks}, the protocol's are {params['test_tasks']}")
+    if len(evals) > len(expected_steps):
+        problems.append(f"{len(evals)} evaluation points, the protocol has {len(expected_steps)}")
+    if ends:
+        if ends != [len(records)]:
+            problems.append("an end record must be the single last line")
+        elif len(evals) != len(expected_steps):
+            problems.append(f"complete run with {len(evals)} evaluation points, the protocol has {len(expected_steps)}")
+    elif require_complete:
+        problems.append(f"incomplete run: {len(evals)} of {len(expected_steps)} evaluation points and no end record")
+    return problems

@@ -1,0 +1,198 @@
+"""One protocol run (agent x env x seed) with checkpoints, so a killed run resumes exactly.
+
+After every evaluation point ``k`` the runner
+
+1. saves a checkpoint ``eval-k/``: the agent (``agent.save``) and ``state.json`` (steps used,
+   wall-clock so far and the evaluation records ``0..k``), then points ``LATEST`` at it;
+2. rewrites the results file with record ``k`` appended (atomically).
+
+On resume the checkpoint is the truth: the file is rewritten with its records, so a record
+written after it is dropped (and recomputed, never duplicated) and one not yet written is
+restored (never lost); training continues after the checkpoint's evaluation point.
+"""
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from leaderboards import agents, protocol, results
+from leaderboards.interface import BudgetExhausted
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one protocol run needs; picklable, so it can go to a worker process or Ray task."""
+
+    agent: str  # as given to --agent: a built-in name, an entry point or "module:Class"
+    env_id: str
+    seed: int
+    preset: str = "paper"
+    results_dir: str = "results"
+    overrides: tuple[tuple[str, Any], ...] = field(default=())  # agent config overrides (key, value)
+    agent_name: str | None = None  # results folder name; default derived from ``agent``
+    keep_checkpoints: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.agent_name or agents.agent_name(self.agent)
+
+    @property
+    def path(self) -> str:
+        return results.run_path(self.results_dir, self.preset, self.name, self.env_id, self.seed)
+
+    @property
+    def checkpoint_dir(self) -> str:
+        return self.path[: -len(".jsonl")] + ".ckpt"
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.env_id}, seed {self.seed} ({self.preset})"
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("meld-bench")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, agent: Any) -> dict[str, Any]:
+    return {
+        "record": "header",
+        "schema": results.SCHEMA_VERSION,
+        "protocol": protocol.PROTOCOL_VERSION,
+        "preset": spec.preset,
+        "env_id": spec.env_id,
+        "seed": spec.seed,
+        "agent": {
+            "name": spec.name,
+            "spec": spec.agent,
+            "class": agents.class_path(agent_cls),
+            "overrides": dict(spec.overrides),
+            "config": agents.agent_config(agent),
+        },
+        "package_version": package_version(),
+        "task_split_hash": protocol.task_split_hash(spec.env_id),
+        "protocol_params": proto.to_json(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+    }
+
+
+_RESUME_KEYS = ("schema", "protocol", "preset", "env_id", "seed", "agent", "task_split_hash", "protocol_params")
+
+
+def _check_resumable(old: dict[str, Any], new: dict[str, Any], path: str) -> None:
+    changed = [k for k in _RESUME_KEYS if json.loads(results.dumps({"v": old.get(k)})) != json.loads(results.dumps({"v": new.get(k)}))]
+    if changed:
+        raise RuntimeError(
+            f"{path} was started with a different {', '.join(changed)} than this run; "
+            "refusing to mix them. Use another --results folder or delete that file (and its .ckpt folder)."
+        )
+
+
+def _latest_checkpoint(ckpt_dir: str) -> str | None:
+    pointer = os.path.join(ckpt_dir, "LATEST")
+    if not os.path.exists(pointer):
+        return None
+    with open(pointer) as f:
+        name = f.read().strip()
+    path = os.path.join(ckpt_dir, name)
+    if not os.path.isdir(path):
+        raise RuntimeError(f"checkpoint pointer {pointer} names {name!r}, which does not exist")
+    return path
+
+
+def _save_checkpoint(spec: RunSpec, agent: Any, state: dict[str, Any]) -> None:
+    name = f"eval-{state['eval_index']:04d}"
+    final = os.path.join(spec.checkpoint_dir, name)
+    if os.path.exists(final):  # left over from a run killed before it moved LATEST here
+        shutil.rmtree(final)
+    agent.save(os.path.join(final, "agent"))
+    results.atomic_write_text(os.path.join(final, "state.json"), results.dumps(state))
+    results.atomic_write_text(os.path.join(spec.checkpoint_dir, "LATEST"), name + "\n")  # the commit point
+    for old in os.listdir(spec.checkpoint_dir):
+        if old.startswith("eval-") and old != name:
+            shutil.rmtree(os.path.join(spec.checkpoint_dir, old), ignore_errors=True)
+
+
+def run(spec: RunSpec, log=print) -> dict[str, Any]:
+    """Run (or resume, or skip if complete) one protocol run; returns a short summary."""
+    proto = protocol.preset(spec.preset).for_env(spec.env_id)
+    agent_cls = agents.resolve_agent(spec.agent)
+    path = spec.path
+
+    existing = results.read_records(path) if os.path.exists(path) else []
+    if existing and existing[-1].get("record") == "end":
+        log(f"[skip] {spec}: complete in {path}")
+        return {"spec": str(spec), "path": path, "status": "complete", "success_rate": _last_success(existing)}
+
+    info = protocol.env_info(proto)
+    agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
+    header = make_header(spec, proto, agent_cls, agent)
+    if existing:
+        _check_resumable(existing[0], header, path)
+        header = existing[0]
+
+    ctx = protocol.ProtocolContext(info)
+    test_env = protocol.make_test_env(proto)
+    try:
+        checkpoint = _latest_checkpoint(spec.checkpoint_dir)
+        if checkpoint is None:
+            if len(existing) > 1:
+                raise RuntimeError(f"{path} has evaluation records but no checkpoint in {spec.checkpoint_dir}; "
+                                   "cannot resume it. Delete the file to start over.")
+            records, start, wall_clock = [header], 0, 0.0
+            results.write_records(path, records)
+        else:
+            with open(os.path.join(checkpoint, "state.json")) as f:
+                state = json.load(f)
+            agent.load(os.path.join(checkpoint, "agent"))
+            k = state["eval_index"]
+            records = [header] + state["records"]  # points 0..k: a lost one is rewritten, a later one dropped
+            results.write_records(path, records)
+            ctx.steps_used, wall_clock, start = state["env_steps"], state["wall_clock_s"], k + 1
+            log(f"[resume] {spec}: from evaluation point {k} ({ctx.steps_used} env steps)")
+
+        eval_steps = proto.eval_steps
+        for k in range(start, len(eval_steps)):
+            began = time.perf_counter()
+            if k > 0:
+                chunk = eval_steps[k] - eval_steps[k - 1]
+                ctx.allow(chunk)
+                try:
+                    agent.meta_train(ctx, chunk)
+                except BudgetExhausted:
+                    pass  # the agent tried to step past its allowance and was stopped; that is all
+                if ctx.steps_used > eval_steps[k]:  # cannot happen through ctx; guards the invariant
+                    raise RuntimeError(f"{spec}: {ctx.steps_used} env steps exceed the budget {eval_steps[k]}")
+            metrics = protocol.evaluate(agent, proto, test_env)
+            wall_clock += time.perf_counter() - began
+            record = {"record": "eval", "index": k, "budget_steps": eval_steps[k], "env_steps": ctx.steps_used,
+                      "wall_clock_s": round(wall_clock, 3), **metrics}
+            records.append(record)
+            _save_checkpoint(spec, agent, {"eval_index": k, "env_steps": ctx.steps_used,
+                                           "wall_clock_s": wall_clock, "records": records[1:]})
+            results.write_records(path, records)
+            log(f"[eval {k}/{len(eval_steps) - 1}] {spec}: {ctx.steps_used} steps, "
+                f"success {metrics['success_rate']:.2f}, returns {[round(r, 2) for r in metrics['return_per_episode']]}")
+        records.append({"record": "end", "env_steps": ctx.steps_used, "wall_clock_s": round(wall_clock, 3)})
+        results.write_records(path, records)
+    finally:
+        ctx.close()
+        test_env.close()
+    if not spec.keep_checkpoints:
+        shutil.rmtree(spec.checkpoint_dir, ignore_errors=True)
+    return {"spec": str(spec), "path": path, "status": "done", "success_rate": _last_success(records),
+            "wall_clock_s": round(wall_clock, 3)}
+
+
+def _last_success(records: list[dict[str, Any]]) -> float | None:
+    evals = [r for r in records if r.get("record") == "eval"]
+    return evals[-1]["success_rate"] if evals else None
