@@ -5,9 +5,16 @@ import pytest
 import meld_envs
 
 ENV_IDS = [e.id for e in meld_envs.ENVIRONMENTS]
-# environments whose tasks change only the reward (not what the agent sees or how things move):
-# for these the agent's frames must be identical across tasks under the same seed and actions
-REWARD_ONLY_TASKS = {"meld/CheetahVel-v0", "meld/Nav2D-v0", "meld/Reacher-v0"}
+# the task parameter that is the hidden goal: two tasks differing only in it must give the agent
+# identical frames under the same seed and actions (the goal is never drawn in observations)
+HIDDEN_GOAL = {
+    "meld/CheetahVel-v0": "target_velocity",
+    "meld/Reacher-v0": "goal",
+    "meld/PegInsert-v0": "correct_box",
+    "meld/ShelfPlace-v0": "target",
+    "meld/ButtonPress-v0": "correct_button",
+    "meld/Nav2D-v0": "goal_angle",
+}
 
 
 @pytest.fixture(params=ENV_IDS)

@@ -9,13 +9,15 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import meld_envs
-from conftest import ENV_IDS, REWARD_ONLY_TASKS, random_actions, rollout
+from conftest import ENV_IDS, HIDDEN_GOAL, random_actions, rollout
 
 SHARED_CHECK = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "checks", "check_contract.py")
 
 
 def test_every_id_is_registered_under_meld():
-    assert ENV_IDS == ["meld/CheetahVel-v0", "meld/Reacher-v0", "meld/Nav2D-v0"]
+    assert ENV_IDS == ["meld/CheetahVel-v0", "meld/Reacher-v0", "meld/PegInsert-v0", "meld/ShelfPlace-v0",
+                       "meld/ButtonPress-v0", "meld/Nav2D-v0"]
+    assert set(HIDDEN_GOAL) == set(ENV_IDS)
     for env_id in ENV_IDS:
         assert env_id in gym.registry
         assert gym.spec(env_id).namespace == "meld"
@@ -24,6 +26,8 @@ def test_every_id_is_registered_under_meld():
 
 def test_episode_lengths_from_the_paper():
     assert gym.spec("meld/CheetahVel-v0").max_episode_steps == 50  # paper B.2
+    for name in ("Reacher", "PegInsert", "ShelfPlace", "ButtonPress"):
+        assert gym.spec(f"meld/{name}-v0").max_episode_steps == 40
 
 
 def test_spaces_match_the_table(env_id, make):
@@ -90,12 +94,16 @@ def test_state_and_dict_observation_modes(env_id, make):
     np.testing.assert_array_equal(obs2["pixels"], pixels)
 
 
-@pytest.mark.parametrize("env_id", sorted(REWARD_ONLY_TASKS))
 def test_the_goal_is_never_in_the_agents_image(env_id, make):
-    """Two tasks, same seed and actions: the agent's frames are identical, the human frames are not."""
-    actions = random_actions(make(env_id), 15, seed=5)
-    a = make(env_id, task=0, render_mode="rgb_array")
-    b = make(env_id, task=7, render_mode="rgb_array")
+    """Two tasks differing only in the hidden goal, same seed and actions: the agent's frames are
+    identical; the human frames, which draw the goal, are not."""
+    key = HIDDEN_GOAL[env_id]
+    base = meld_envs.tasks(env_id)[0]
+    other = next(t for t in meld_envs.tasks(env_id) if t.params[key] != base.params[key])
+    moved = meld_envs.Task(env_id, "train", 0, {**base.params, key: other.params[key]})
+    actions = random_actions(make(env_id), 12, seed=5)
+    a = make(env_id, task=base, render_mode="rgb_array")
+    b = make(env_id, task=moved, render_mode="rgb_array")
     obs_a, _, _ = rollout(a, actions, seed=2)
     obs_b, _, _ = rollout(b, actions, seed=2)
     assert all(np.array_equal(x, y) for x, y in zip(obs_a, obs_b))

@@ -34,6 +34,7 @@ _ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
 _KP = (400.0, 400.0, 300.0, 300.0, 150.0, 150.0, 100.0)
 _KV = (40.0, 40.0, 30.0, 30.0, 10.0, 10.0, 5.0)
 _FORCE_LIMIT_NM = (40.0, 40.0, 25.0, 25.0, 12.0, 12.0, 8.0)
+_SHOULDER_RANGE_RAD = (-3.8095, 2.2736)  # Rethink's Sawyer URDF
 _AGENT_MESH_FACES = 150  # per decimated mesh
 # meshes neither agent camera can see (under the table, behind the arm): not drawn for the agent
 _NOT_IN_AGENT_VIEW = ("pedestal", "head", "base", "tablebody")
@@ -167,6 +168,9 @@ def sawyer_spec() -> mujoco.MjSpec:
     for body in spec.body("right_arm_base_link").find_all(mujoco.mjtObj.mjOBJ_BODY):
         body.gravcomp = 1.0
     spec.body("right_arm_base_link").gravcomp = 1.0
+    # Meta-World caps the shoulder (right_j1) at -0.5 rad for its mocap workspace; the real
+    # Sawyer's range lets the arm reach the back of the table (the shelf)
+    spec.joint("right_j1").range = _SHOULDER_RANGE_RAD
     for name, kp, kv, force in zip(_ARM_JOINTS, _KP, _KV, _FORCE_LIMIT_NM):
         joint = spec.joint(name)
         spec.add_actuator(
@@ -263,15 +267,24 @@ class SawyerEnv(MujocoImageEnv):
                                self._object_state()]).astype(np.float32)
 
     # -- scripted control (tests, demonstrations) ---------------------------------------------
-    def scripted_action(self, ee_target: np.ndarray, point_down: bool = True) -> np.ndarray:
-        """The action that moves the end effector towards ``ee_target`` (m), by inverse kinematics.
+    def scripted_action(self, target: np.ndarray, site: str = "endEffector", max_step_m: float = 0.03,
+                        point_down: bool = True) -> np.ndarray:
+        """The action that moves ``site`` (the end effector by default) towards ``target`` (m) in a
+        straight line, at most ``max_step_m`` per step, the fingers pointing down (inverse
+        kinematics; the joint step is scaled as a whole, so its direction is kept).
 
         Not part of the agent's interface: tests and demonstrations use it to show that a task's
         success can be reached.
         """
-        q = solve_ik(self.model, self.data.qpos.copy(), self._ee_site, self._arm_qpos, self._arm_dof,
-                     np.asarray(ee_target, float), point_down=point_down)
-        return np.clip((q - self._target) / _MAX_JOINT_DELTA_RAD, -1.0, 1.0)
+        site_id = self.model.site(site).id
+        here = self.data.site_xpos[site_id]
+        offset = np.asarray(target, float) - here
+        offset *= min(1.0, max_step_m / max(np.linalg.norm(offset), 1e-9))
+        q = solve_ik(self.model, self.data.qpos.copy(), site_id, self._arm_qpos, self._arm_dof, here + offset,
+                     point_down=point_down)
+        # from where the joints are, not from the servo targets: a payload's sag stays compensated
+        delta = (q - self.arm_qpos()) / _MAX_JOINT_DELTA_RAD
+        return delta / max(1.0, float(np.max(np.abs(delta))))
 
     # -- for subclasses ---------------------------------------------------------------------
     def _add_objects(self, spec: mujoco.MjSpec) -> None:
@@ -284,8 +297,7 @@ class SawyerEnv(MujocoImageEnv):
         return np.zeros(0)
 
 
-# the end-effector frame (columns: its axes in the world) with the fingers (its x axis) pointing down
-_DOWN = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+_FINGERS_DOWN = np.array([0.0, 0.0, -1.0])  # the end-effector site's x axis is the fingers' direction
 
 
 def solve_ik(model: mujoco.MjModel, qpos: np.ndarray, site: int, qpos_adr: np.ndarray, dof_adr: np.ndarray,
@@ -293,7 +305,9 @@ def solve_ik(model: mujoco.MjModel, qpos: np.ndarray, site: int, qpos_adr: np.nd
     """Arm joint positions (7,) that put ``site`` at ``target`` (m), the fingers pointing down.
 
     Damped least squares from ``qpos`` on a scratch ``MjData``; joint limits respected by clipping.
+    The orientation is that of the end-effector site, whatever ``site`` is.
     """
+    ee = model.site("endEffector").id
     data = mujoco.MjData(model)
     data.qpos[:] = qpos
     lo, hi = model.jnt_range[model.dof_jntid[dof_adr]].T
@@ -302,12 +316,12 @@ def solve_ik(model: mujoco.MjModel, qpos: np.ndarray, site: int, qpos_adr: np.nd
         mujoco.mj_kinematics(model, data)
         mujoco.mj_comPos(model, data)
         err = target - data.site_xpos[site]
-        mujoco.mj_jacSite(model, data, jac_pos, jac_rot, site)
+        mujoco.mj_jacSite(model, data, jac_pos, None, site)
         jac, error = jac_pos[:, dof_adr], err
         if point_down:
-            current = data.site_xmat[site].reshape(3, 3)
-            # rotation error as a rotation vector: 0.5 * sum(current_i x desired_i)
-            rot_err = 0.5 * sum(np.cross(current[:, i], _DOWN[:, i]) for i in range(3))
+            mujoco.mj_jacSite(model, data, None, jac_rot, ee)
+            fingers = data.site_xmat[ee].reshape(3, 3)[:, 0]
+            rot_err = np.cross(fingers, _FINGERS_DOWN)  # the rotation that points the fingers down; yaw is free
             jac = np.vstack([jac, 0.5 * jac_rot[:, dof_adr]])
             error = np.concatenate([err, 0.5 * rot_err])
         step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(len(error)), error)
