@@ -1,4 +1,8 @@
-"""The standard meld-bench protocol, its runner, results and reports.
+"""The standard meld-bench protocol (``meld-v1``), its runner, results, statistics and reports.
 
-Not built yet: see the issue "Leaderboards".
+    python -m leaderboards.run --agent random --env all --preset smoke
+    python -m leaderboards.report results/ --out report/
+    python -m leaderboards.validate their_results/
+
+See ``leaderboards/README.md``; the agent contract is ``leaderboards/interface.py``.
 """

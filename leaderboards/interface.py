@@ -19,7 +19,7 @@ Life of an agent in one protocol run::
             while trial not over:
                 action = agent.act(obs, reward, info)
                 obs, reward, ..., info = env.step(action)
-    agent.save(path) / AgentClass.load(path, env_info)  # checkpoints, for resume after a kill
+    agent.save(path); AgentClass(env_info, seed=seed, **config_overrides).load(path)  # resume after a kill
 """
 from __future__ import annotations
 
@@ -85,7 +85,13 @@ class Agent(Protocol):
         """
 
     def save(self, path: str) -> None:
-        """Write everything needed to continue exactly (a folder path) atomically."""
+        """Write everything needed to continue exactly into the folder ``path``.
+
+        The protocol passes a fresh folder each time and commits the checkpoint atomically only
+        after ``save`` returns, so an agent need not make its own writes atomic."""
 
     def load(self, path: str) -> None:
-        """Restore what ``save`` wrote; a clear ``ValueError`` when the checkpoint is corrupt."""
+        """Restore what ``save`` wrote; a clear ``ValueError`` when the checkpoint is corrupt.
+
+        Called on a freshly constructed agent; the ``TrainContext`` after a resume is a new one
+        (environments made through the old one are gone)."""

@@ -177,3 +177,17 @@ def test_results_writes_are_atomic(tmp_path):
     with pytest.raises(ValueError):
         results.write_records(path, [{"x": float("nan")}])
     assert json.loads(open(path).read().splitlines()[-1]) == {"record": "end"}  # the failed write changed nothing
+
+
+def test_the_readme_example_agent_runs_the_protocol(tmp_path, monkeypatch):
+    readme = open(os.path.join(REPO, "leaderboards", "README.md")).read()
+    code = readme.split("<!-- example-agent -->\n```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 45
+    (tmp_path / "my_lab_agent.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = RunSpec(agent="my_lab_agent:ConstantActionAgent", env_id="meld/Nav2D-v0", seed=0, preset="smoke",
+                   results_dir=str(tmp_path / "results"), overrides=(("scale", 0.5),))
+    summary = runner.run(spec, log=lambda m: None)
+    assert summary["status"] == "done" and validate.validate_file(spec.path) == []
+    header = results.read_records(spec.path)[0]
+    assert header["agent"]["class"] == "my_lab_agent:ConstantActionAgent" and header["agent"]["overrides"] == {"scale": 0.5}
