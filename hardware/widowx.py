@@ -1,0 +1,469 @@
+"""The WidowX arm for meld/WidowXCable-v0: joint-velocity control behind a safety layer.
+
+    from hardware.widowx import WidowX
+    with WidowX(port="/dev/ttyUSB0") as arm:          # X-series WidowX-200, Protocol 2.0
+        state = arm.read_state()                      # ArmState(q, qdot, time)
+        report = arm.command_velocity([0.1, 0, 0, 0, 0])   # rad/s, through the safety layer
+        pose = arm.gripper_pose()                     # float64 [4, 4] by forward kinematics
+    WidowX(port="/dev/ttyUSB0", protocol=1)           # classic AX/MX WidowX
+    WidowX(backend="ros", robot_name="wx200", host="127.0.0.1", ros_port=9090)  # Interbotix xs_sdk
+
+Command line (see `python -m hardware.widowx --help`):
+    python -m hardware.widowx check --port /dev/ttyUSB0
+    python -m hardware.widowx home --port /dev/ttyUSB0
+    python -m hardware.widowx teleop --port /dev/ttyUSB0
+    python -m hardware.widowx rig home --rig-port /dev/ttyACM0
+    python -m hardware.widowx rig set-task 3 --rig-port /dev/ttyACM0
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import signal
+import sys
+import threading
+import time
+import weakref
+from dataclasses import replace
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from hardware.config import CLASSIC_WIDOWX, WX200, ArmConfig
+from hardware.errors import ConnectionLostError, HardwareError
+from hardware.kinematics import forward_kinematics
+from hardware.safety import SafetyConfig, SafetyReport, Watchdog, filter_velocity
+
+
+class ArmState(NamedTuple):
+    """Joint angles q (rad) and velocities qdot (rad/s), float64 [5]; time: monotonic s."""
+
+    q: np.ndarray
+    qdot: np.ndarray
+    time: float
+
+
+class WidowX:
+    """A 5-DoF WidowX under joint-velocity control, whichever backend.
+
+    Arguments:
+        port: serial device of the servo bus (backend "dynamixel"), e.g. "/dev/ttyUSB0" or the pty
+            printed by `python -m hardware.sim dynamixel`.
+        protocol: 2 for the X-series WidowX-200 (default), 1 for the classic AX/MX WidowX.
+        backend: "dynamixel" (serial, through dynamixel_sdk) or "ros" (Interbotix xs_sdk over rosbridge).
+        arm: the arm description; default WX200 for protocol 2, CLASSIC_WIDOWX for protocol 1.
+        safety: limits, control period and watchdogs (`SafetyConfig`).
+        robot_name, host, ros_port: the ROS backend's robot namespace and rosbridge address.
+
+    Every command goes through `hardware.safety.filter_velocity`; a host watchdog sends zero velocity
+    when no command comes within `safety.watchdog_factor` control periods; on Protocol 2.0 the
+    servos' Bus Watchdog stops them if this process goes silent. Torque goes off at `close()`, at
+    interpreter exit, on SIGINT and when a bus error ends the run (`safety.torque_off_on_exit`).
+    """
+
+    def __init__(
+        self,
+        port: str | None = None,
+        *,
+        protocol: int = 2,
+        backend: Literal["dynamixel", "ros"] = "dynamixel",
+        arm: ArmConfig | None = None,
+        safety: SafetyConfig | None = None,
+        robot_name: str = "wx200",
+        host: str = "127.0.0.1",
+        ros_port: int = 9090,
+        retries: int = 2,
+    ) -> None:
+        if backend not in ("dynamixel", "ros"):
+            raise ValueError(f"backend={backend!r}; allowed: 'dynamixel' or 'ros'")
+        if protocol not in (1, 2):
+            raise ValueError(f"protocol={protocol!r}; allowed: 1 (classic AX/MX WidowX) or 2 (X-series WidowX-200)")
+        self.arm = arm if arm is not None else (WX200 if protocol == 2 else CLASSIC_WIDOWX)
+        if self.arm.protocol != protocol and arm is not None and backend == "dynamixel":
+            raise ValueError(f"arm {self.arm.name} speaks Protocol {self.arm.protocol}.0, but protocol={protocol}")
+        self.safety = safety if safety is not None else SafetyConfig()
+        self._lower, self._upper = self.arm.lower, self.arm.upper
+        if backend == "dynamixel":
+            if port is None:
+                from hardware.errors import SIM_HINT, DeviceNotFoundError
+
+                raise DeviceNotFoundError(f"WidowX(backend='dynamixel') needs port=, e.g. '/dev/ttyUSB0'. {SIM_HINT}")
+            from hardware.dynamixel import DynamixelArm
+
+            self.backend = DynamixelArm(port, self.arm, retries=retries)
+        else:
+            from hardware.ros import RosArm
+
+            self.backend = RosArm(self.arm, robot_name=robot_name, host=host, port=ros_port)
+        self._closed = False
+        self._fault: BaseException | None = None
+        self._lock = threading.RLock()
+        self.last_state: ArmState | None = None
+        self.backend.connect(bus_watchdog_s=self.safety.bus_watchdog_s, max_velocity_rad_s=self.safety.max_velocity_rad_s)
+        period = self.safety.control_period_s
+        keepalive_s = (self.safety.bus_watchdog_s / 3.0) if self.safety.bus_watchdog_s else None
+        self.watchdog = Watchdog(
+            timeout_s=self.safety.watchdog_factor * period,
+            stop=self._watchdog_stop,
+            keepalive=self.backend.keepalive,
+            keepalive_s=keepalive_s,
+            name=f"widowx-watchdog {self.backend.description}",
+        ).start()
+        self._install_exit_handlers()
+
+    # -- state -----------------------------------------------------------------------------------------
+    @property
+    def description(self) -> str:
+        return f"{self.arm.name} on {self.backend.description}"
+
+    @property
+    def joint_names(self) -> list[str]:
+        return self.arm.joint_names
+
+    @property
+    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) joint limits in rad, float64 [5] (the safety margin comes on top)."""
+        return self._lower.copy(), self._upper.copy()
+
+    def read_state(self) -> ArmState:
+        """Joint angles and velocities in one bus transaction."""
+        q, qdot = self._guard("read_state", self.backend.read)
+        self.watchdog.io()
+        self.last_state = ArmState(q, qdot, time.monotonic())
+        return self.last_state
+
+    def gripper_pose(self, q: np.ndarray | None = None) -> np.ndarray:
+        """Gripper pose in the base frame, float64 [4, 4] (reads the arm unless q is given)."""
+        return forward_kinematics(self.read_state().q if q is None else q, self.arm.geometry)
+
+    def forward_kinematics(self, q: np.ndarray) -> np.ndarray:
+        return forward_kinematics(q, self.arm.geometry)
+
+    # -- commands ----------------------------------------------------------------------------------------
+    def command_velocity(self, qdot: np.ndarray | list[float], state: ArmState | None = None) -> SafetyReport:
+        """Send joint velocities (rad/s, [5]) through the safety layer; returns what it did.
+
+        `state` (from `read_state`) saves a bus read; by default the arm is read first, so the
+        joint-limit check uses the angle of this instant."""
+        qdot = np.asarray(qdot, dtype=np.float64)
+        n = len(self.arm.joints)
+        if qdot.shape != (n,):
+            raise ValueError(f"qdot has shape {qdot.shape}; expected ({n},) joint velocities in rad/s for {self.joint_names}")
+        self._raise_fault()
+        state = state if state is not None else self.read_state()
+        safe, report = filter_velocity(
+            state.q, qdot, lower=self._lower, upper=self._upper, config=self.safety,
+            gripper_position=lambda q: forward_kinematics(q, self.arm.geometry)[:3, 3],
+        )
+        with self._lock:
+            self._guard("command_velocity", self.backend.write_velocity, safe)
+            self.watchdog.feed(moving=bool(np.any(safe != 0.0)))
+        return report
+
+    def stop(self) -> None:
+        """Zero velocity on every joint."""
+        with self._lock:
+            self._guard("stop", self.backend.write_velocity, np.zeros(len(self.arm.joints)))
+            self.watchdog.feed(moving=False)
+
+    def home(self, target: np.ndarray | None = None, *, tolerance_rad: float = 0.02, timeout_s: float = 20.0,
+             gain: float = 2.0) -> ArmState:
+        """Drive to `target` (default the arm's home) with a proportional velocity loop through the
+        safety layer, at 20 Hz; stops and returns the final state, or raises TimeoutError."""
+        target = np.asarray(self.arm.home_rad if target is None else target, dtype=np.float64)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = self.read_state()
+            error = target - state.q
+            if np.max(np.abs(error)) < tolerance_rad:
+                self.stop()
+                return self.read_state()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(
+                    f"home: joints still {np.round(error, 3).tolist()} rad from {target.tolist()} after {timeout_s} s"
+                )
+            # the loop runs faster than the policy: use a shorter prediction step for the limits
+            self._command_with_period(gain * error, state, 0.05)
+            time.sleep(0.05)
+
+    def _command_with_period(self, qdot: np.ndarray, state: ArmState, period_s: float) -> SafetyReport:
+        safe, report = filter_velocity(
+            state.q, qdot, lower=self._lower, upper=self._upper,
+            config=replace(self.safety, control_period_s=period_s),
+            gripper_position=lambda q: forward_kinematics(q, self.arm.geometry)[:3, 3],
+        )
+        with self._lock:
+            self._guard("home", self.backend.write_velocity, safe)
+            self.watchdog.feed(moving=bool(np.any(safe != 0.0)))
+        return report
+
+    def set_torque(self, enabled: bool) -> None:
+        self._guard("set_torque", self.backend.set_torque, enabled)
+
+    def hardware_errors(self) -> dict[int, list[str]]:
+        """{servo id: error names} for servos reporting a hardware error."""
+        return self._guard("hardware_errors", self.backend.hardware_errors)
+
+    # -- failure handling ----------------------------------------------------------------------------
+    def _raise_fault(self) -> None:
+        fault = self.watchdog.stats.fault
+        if fault is not None and self._fault is None:
+            self._fault = fault
+            self._emergency_stop(fault)
+        if self._fault is not None:
+            raise self._fault
+
+    def _guard(self, what: str, fn, *args):
+        """Call the backend; on a driver error stop the arm (best effort) and re-raise, annotated."""
+        if self._closed:
+            raise HardwareError(f"{what}: {self.description} is closed")
+        try:
+            return fn(*args)
+        except HardwareError as exc:
+            outcome = self._emergency_stop(exc)
+            exc.add_note(f"{self.description}: {what} failed; {outcome}")
+            if isinstance(exc, ConnectionLostError) and getattr(self.backend, "bus_watchdog_s", None):
+                exc.add_note(f"the servos' Bus Watchdog stops them {self.backend.bus_watchdog_s:.2f} s after the last packet")
+            self._fault = exc
+            raise
+
+    def _emergency_stop(self, reason: BaseException | None) -> str:
+        """Zero velocity then (if configured) torque off; returns what happened, for the error message."""
+        steps = []
+        try:
+            self.backend.write_velocity(np.zeros(len(self.arm.joints)))
+            steps.append("stop sent")
+        except Exception as exc:  # noqa: BLE001 - best effort on a failing bus
+            steps.append(f"stop attempted, failed ({type(exc).__name__})")
+        if self.safety.torque_off_on_exit:
+            try:
+                self.backend.set_torque(False)
+                steps.append("torque off")
+            except Exception as exc:  # noqa: BLE001
+                steps.append(f"torque off attempted, failed ({type(exc).__name__})")
+        return ", ".join(steps)
+
+    def _watchdog_stop(self) -> None:
+        with self._lock:
+            self.backend.write_velocity(np.zeros(len(self.arm.joints)))
+
+    def _install_exit_handlers(self) -> None:
+        ref = weakref.ref(self)
+
+        def at_exit() -> None:
+            arm = ref()
+            if arm is not None:
+                arm.close()
+
+        self._atexit = at_exit
+        atexit.register(at_exit)
+        self._previous_sigint = None
+        if self.safety.handle_sigint and threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+
+            def on_sigint(signum, frame) -> None:
+                arm = ref()
+                if arm is not None:
+                    arm.close()
+                if callable(previous):
+                    previous(signum, frame)
+                else:
+                    raise KeyboardInterrupt
+
+            self._previous_sigint = previous
+            self._sigint_handler = on_sigint
+            signal.signal(signal.SIGINT, on_sigint)
+
+    def close(self) -> None:
+        """Stop, torque off (if configured), release the port. Safe to call twice."""
+        if self._closed:
+            return
+        self.watchdog.close()
+        with self._lock:
+            if self._fault is None:
+                self._emergency_stop(None)
+            self._closed = True
+            self.backend.close()
+        atexit.unregister(self._atexit)
+        if self._previous_sigint is not None and threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is self._sigint_handler:
+                signal.signal(signal.SIGINT, self._previous_sigint)
+
+    def __enter__(self) -> "WidowX":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------
+
+_TELEOP_KEYS = {"q": (0, 1), "a": (0, -1), "w": (1, 1), "s": (1, -1), "e": (2, 1), "d": (2, -1),
+                "r": (3, 1), "f": (3, -1), "t": (4, 1), "g": (4, -1)}
+
+
+def _arm_from_args(args) -> WidowX:
+    safety = SafetyConfig(max_velocity_rad_s=args.max_velocity, handle_sigint=True)
+    if args.backend == "ros":
+        return WidowX(backend="ros", robot_name=args.robot_name, host=args.host, ros_port=args.ros_port, safety=safety)
+    return WidowX(port=args.port, protocol=args.protocol, safety=safety)
+
+
+def _check(args) -> int:
+    if args.backend == "ros":
+        arm = _arm_from_args(args)
+        with arm:
+            state = arm.read_state()
+            print(f"{arm.description}: connected")
+            _print_state(arm, state)
+        return 0
+    from hardware.dynamixel import DynamixelArm
+    from hardware.control_tables import MODELS
+
+    arm_config = WX200 if args.protocol == 2 else CLASSIC_WIDOWX
+    backend = DynamixelArm(args.port, arm_config)
+    bus = backend.bus.open()
+    try:
+        print(f"{arm_config.name} on {backend.description}")
+        ok = True
+        for sid in arm_config.servo_ids:
+            try:
+                number = bus.ping(sid)
+                backend.models[sid] = MODELS[number]
+                print(f"  servo {sid}: {MODELS[number].name if number in MODELS else number}")
+            except HardwareError as exc:
+                print(f"  servo {sid}: MISSING ({exc})")
+                ok = False
+        if not ok:
+            return 1
+        if args.reboot and args.protocol == 2:
+            backend.reboot()
+            print("  rebooted every servo (hardware errors cleared, torque off)")
+        errors = backend.hardware_errors()
+        print(f"  hardware errors: {errors or 'none'}")
+        q, qdot = backend.read()
+        for j, qi, lo, hi in zip(arm_config.joints, q, arm_config.lower, arm_config.upper):
+            inside = "ok" if lo <= qi <= hi else "OUTSIDE LIMITS"
+            print(f"  {j.name:13s} id {j.servo_id}: {qi:+.3f} rad  limits [{lo:+.2f}, {hi:+.2f}]  {inside}")
+        pose = forward_kinematics(q, arm_config.geometry)
+        print(f"  gripper at {np.round(pose[:3, 3], 3).tolist()} m")
+        print(f"  bus: {bus.stats}")
+        return 0 if not errors else 1
+    finally:
+        bus.close()
+
+
+def _print_state(arm: WidowX, state: ArmState) -> None:
+    for name, qi in zip(arm.joint_names, state.q):
+        print(f"  {name:13s} {qi:+.3f} rad")
+
+
+def _home(args) -> int:
+    with _arm_from_args(args) as arm:
+        state = arm.home(timeout_s=args.timeout)
+        print(f"homed {arm.description}")
+        _print_state(arm, state)
+    return 0
+
+
+def _teleop(args) -> int:
+    """Keyboard jog: q/a w/s e/d r/f t/g move joints 1..5 +/-, space stops, p prints, x quits."""
+    print(_teleop.__doc__)
+    with _arm_from_args(args) as arm:
+        speed = args.max_velocity / 2.0
+        stdin = sys.stdin
+        old = None
+        if stdin.isatty():
+            import termios
+            import tty
+
+            old = termios.tcgetattr(stdin.fileno())
+            tty.setcbreak(stdin.fileno())
+        try:
+            while True:
+                key = stdin.read(1)
+                if key in ("", "x"):
+                    break
+                if key in _TELEOP_KEYS:
+                    joint, sign = _TELEOP_KEYS[key]
+                    qdot = np.zeros(len(arm.joint_names))
+                    qdot[joint] = sign * speed
+                    arm.command_velocity(qdot)  # the host watchdog stops it 2 periods after the key
+                elif key == " ":
+                    arm.stop()
+                elif key == "p":
+                    _print_state(arm, arm.read_state())
+        finally:
+            if old is not None:
+                import termios
+
+                termios.tcsetattr(stdin.fileno(), termios.TCSADRAIN, old)
+    return 0
+
+
+def _rig(args) -> int:
+    from hardware.rig import ResetRig, rig_tasks
+
+    with ResetRig(port=args.rig_port) as rig:
+        if args.rig_command == "home":
+            rig.home()
+            print(f"rig homed: {rig.pose()}")
+        elif args.rig_command == "set-task":
+            tasks = rig_tasks(args.split)
+            if not 0 <= args.task < len(tasks):
+                raise SystemExit(f"task={args.task} out of range for split {args.split!r} ({len(tasks)} tasks: 0..{len(tasks) - 1})")
+            task = tasks[args.task]
+            rig.set_task(task.rotation_deg, task.translation_m, target_port=task.target_port)
+            print(f"rig at {args.split} task {args.task}: {task}")
+        elif args.rig_command == "status":
+            print(rig.status())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m hardware.widowx", description="WidowX arm and task-reset rig tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def arm_args(p):
+        p.add_argument("--port", default="/dev/ttyUSB0", help="servo bus serial device (or a hardware.sim pty)")
+        p.add_argument("--protocol", type=int, choices=(1, 2), default=2, help="2: X-series WidowX-200; 1: classic AX/MX")
+        p.add_argument("--backend", choices=("dynamixel", "ros"), default="dynamixel")
+        p.add_argument("--robot-name", default="wx200")
+        p.add_argument("--host", default="127.0.0.1", help="rosbridge host (ROS backend)")
+        p.add_argument("--ros-port", type=int, default=9090)
+        p.add_argument("--max-velocity", type=float, default=0.5, help="rad/s cap")
+
+    check = sub.add_parser("check", help="ping every servo, read positions, limits and hardware errors")
+    arm_args(check)
+    check.add_argument("--reboot", action="store_true", help="reboot the servos first (clears hardware errors, P2)")
+    home = sub.add_parser("home", help="drive the arm to its home pose")
+    arm_args(home)
+    home.add_argument("--timeout", type=float, default=20.0)
+    teleop = sub.add_parser("teleop", help="keyboard jog for calibration")
+    arm_args(teleop)
+    rig = sub.add_parser("rig", help="task-reset rig")
+    rig.add_argument("rig_command", choices=("home", "set-task", "status"))
+    rig.add_argument("task", type=int, nargs="?", default=0)
+    rig.add_argument("--split", choices=("train", "test"), default="train")
+    rig.add_argument("--rig-port", default="/dev/ttyACM0", help="rig controller serial device (or a hardware.sim pty)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"check": _check, "home": _home, "teleop": _teleop, "rig": _rig}
+    try:
+        return handlers[args.command](args)
+    except HardwareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", []):
+            print(f"  {note}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
