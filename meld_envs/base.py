@@ -205,7 +205,8 @@ class MujocoImageEnv(MeldEnv):
         self._gl = rendering.GLContext()
         h, w = self.camera_size
         self._agent_view = rendering.MultiCameraRenderer(
-            model, self._gl, self.agent_cameras, h, w, geomgroups=self.agent_geomgroups)
+            model, self._gl, self.agent_cameras, h, w, geomgroups=self.agent_geomgroups,
+            context_model=getattr(self, "_context_model", None))
         if self._agent_view.frame_shape != self.image_shape:
             raise AssertionError(f"{self.env_id}: cameras give {self._agent_view.frame_shape}, image_shape says {self.image_shape}")
         self._human_view: rendering.MultiCameraRenderer | None = None

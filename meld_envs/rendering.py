@@ -88,6 +88,7 @@ class MultiCameraRenderer:
         geomgroups: Sequence[int] = (1, 1, 1, 0, 0, 0),
         show_sites: bool = False,
         max_geom: int = 2000,
+        context_model: mujoco.MjModel | None = None,
     ) -> None:
         if not cameras:
             raise ValueError("at least one camera is needed")
@@ -118,16 +119,19 @@ class MultiCameraRenderer:
                 self._scene.flags[flag] = 0
         self._buffer = np.empty(self.frame_shape, dtype=np.uint8)
         self._mjr: mujoco.MjrContext | None = None
+        # the model the render context (meshes, textures on the GL side) is made from: ``model``
+        # itself, or a twin with the same geoms and meshes but fewer textures to upload
+        self._context_model = model if context_model is None else context_model
 
     def _make_mjr(self) -> mujoco.MjrContext:
-        vis, q = self.model.vis, self._quality
+        vis, q = self._context_model.vis, self._quality
         saved = (vis.global_.offwidth, vis.global_.offheight, vis.quality.shadowsize, vis.quality.offsamples,
                  vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads)
         vis.global_.offwidth, vis.global_.offheight = self.frame_shape[1], self.height
         vis.quality.shadowsize, vis.quality.offsamples = q.shadowsize, q.offsamples
         vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads = q.numslices, q.numstacks, q.numquads
         try:
-            mjr = mujoco.MjrContext(self.model, q.fontscale)
+            mjr = mujoco.MjrContext(self._context_model, q.fontscale)
         finally:
             (vis.global_.offwidth, vis.global_.offheight, vis.quality.shadowsize, vis.quality.offsamples,
              vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads) = saved

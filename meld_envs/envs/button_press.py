@@ -94,7 +94,8 @@ class ButtonPressEnv(SawyerEnv):
                  "panel_position": tuple(float(v) for v in rng.uniform(_PANEL_LOW, _PANEL_HIGH))}
                 for i in range(num_tasks)]
 
-    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+    @classmethod
+    def _add_objects(cls, spec: mujoco.MjSpec) -> None:
         panel = spec.worldbody.add_body(name="panel", pos=[0, 0.65, 0])
         hx, hy, hz = _PANEL_HALF_SIZE_M
         panel.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[hx, hy, hz], pos=[0, 0, hz], rgba=[0.25, 0.25, 0.28, 1],

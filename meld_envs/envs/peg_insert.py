@@ -103,7 +103,8 @@ class PegInsertEnv(SawyerEnv):
                           "box_positions": tuple(tuple(round(float(v), 6) for v in c) for c in centres)})
         return tasks
 
-    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+    @classmethod
+    def _add_objects(cls, spec: mujoco.MjSpec) -> None:
         hand = spec.body("hand")
         peg = hand.add_body(name="peg", pos=[0.0, 0.0, 0.0])  # along the hand's x axis: the fingers' direction
         peg.add_geom(name="peg", type=mujoco.mjtGeom.mjGEOM_BOX, size=[_PEG_LENGTH / 2, _PEG_HALF_WIDTH, _PEG_HALF_WIDTH],

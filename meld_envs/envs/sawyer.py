@@ -14,6 +14,7 @@ package), recomposed with ``MjSpec``:
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from functools import lru_cache
@@ -230,9 +231,8 @@ class SawyerEnv(MujocoImageEnv):
         if not np.isfinite(start_noise_rad) or start_noise_rad < 0:
             raise ValueError(f"start_noise_rad={start_noise_rad!r}: must be a finite value >= 0 (radians)")
         self.start_noise_rad = float(start_noise_rad)
-        spec = sawyer_spec()
-        self._add_objects(spec)
-        model = spec.compile()
+        model, self._context_model = _compiled(type(self))
+        model = copy.deepcopy(model)  # tasks edit the model (box positions, masses): one per env
         self._arm_qpos = np.array([model.jnt_qposadr[model.joint(j).id] for j in _ARM_JOINTS])
         self._arm_dof = np.array([model.jnt_dofadr[model.joint(j).id] for j in _ARM_JOINTS])
         self._limits = model.jnt_range[[model.joint(j).id for j in _ARM_JOINTS]].copy()
@@ -287,7 +287,8 @@ class SawyerEnv(MujocoImageEnv):
         return delta / max(1.0, float(np.max(np.abs(delta))))
 
     # -- for subclasses ---------------------------------------------------------------------
-    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+    @classmethod
+    def _add_objects(cls, spec: mujoco.MjSpec) -> None:
         """Add the task's bodies and sites to ``spec`` before it is compiled."""
 
     def _reset_objects(self) -> None:
@@ -295,6 +296,27 @@ class SawyerEnv(MujocoImageEnv):
 
     def _object_state(self) -> np.ndarray:
         return np.zeros(0)
+
+
+@lru_cache(maxsize=None)
+def _compiled(cls: type[SawyerEnv]) -> tuple[mujoco.MjModel, mujoco.MjModel]:
+    """``cls``'s model, compiled once per process, and its twin without textures.
+
+    The twin has the same meshes, geoms and materials in the same order, so a render context
+    made from it draws the agent's view of the real model; only the human view's textures
+    (1 MB of wood and floor images, 0.8 s to upload to a CPU rasterizer) are left out.
+    """
+    specs = []
+    for _ in range(2):  # two fresh specs: in mujoco 3.3.0 a copied spec keeps its texture references
+        spec = sawyer_spec()
+        cls._add_objects(spec)
+        specs.append(spec)
+    model_spec, twin = specs
+    for material in twin.materials:
+        material.textures = [""] * len(material.textures)
+    for texture in list(twin.textures):
+        texture.delete()
+    return model_spec.compile(), twin.compile()
 
 
 _FINGERS_DOWN = np.array([0.0, 0.0, -1.0])  # the end-effector site's x axis is the fingers' direction

@@ -96,7 +96,8 @@ class ShelfPlaceEnv(SawyerEnv):
             tasks.append({"mug_mass": mass, "target": (x, y, _SHELF_TOP_Z_M + _MUG_HALF_HEIGHT_M)})
         return tasks
 
-    def _add_objects(self, spec: mujoco.MjSpec) -> None:
+    @classmethod
+    def _add_objects(cls, spec: mujoco.MjSpec) -> None:
         # the mug's axis is the world's vertical when the fingers point down: mug z = -hand x
         mug = spec.body("hand").add_body(name="mug", pos=[_MUG_CENTRE_IN_HAND_M, 0, 0],
                                          quat=xyaxes_quat(np.array([0, 1, 0, 0, 0, -1])))
