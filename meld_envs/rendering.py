@@ -165,9 +165,17 @@ class MultiCameraRenderer:
 
     def close(self) -> None:
         if self._mjr is not None:
+            # freeing issues GL calls: they must reach this renderer's context, not whichever
+            # context another env made current last (that would delete the other env's textures)
             self._gl.make_current()
             self._mjr.free()
             self._mjr = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: GL may already be gone
+            pass
 
 
 def add_marker(

@@ -82,3 +82,27 @@ def test_frames_are_upright(scene):
     frame = rendering.MultiCameraRenderer(model, gl, ("front",), 64, 64).render(data)
     # the floor (grey, lit) is at the bottom of the image, the empty sky at the top
     assert frame[-4:].mean() > frame[:4].mean()
+
+
+def test_an_env_collected_without_close_leaves_other_envs_frames_intact():
+    """Freeing a render context issues GL calls; they must not hit another env's context."""
+    import gc
+
+    import gymnasium as gym
+
+    survivor, reference = gym.make("meld/Nav2D-v0", task=0), gym.make("meld/Nav2D-v0", task=0)
+    first, _ = survivor.reset(seed=0)
+    reference.reset(seed=0)
+    doomed = gym.make("meld/CheetahVel-v0", task=0)
+    doomed.reset(seed=0)
+    survivor.step(np.array([1.0, 1.0]))  # the survivor's context is current now
+    del doomed
+    gc.collect()
+    for _ in range(3):
+        obs = survivor.step(np.array([1.0, 1.0]))[0]
+    reference.step(np.array([1.0, 1.0]))
+    for _ in range(3):
+        expected = reference.step(np.array([1.0, 1.0]))[0]
+    assert not np.array_equal(obs, first)  # the robot moved, and the frame shows it
+    np.testing.assert_array_equal(obs, expected)
+    survivor.close(), reference.close()

@@ -162,7 +162,8 @@ def sawyer_spec() -> mujoco.MjSpec:
     for geom in spec.geoms:
         if geom.name == "floor":
             geom.group = GROUP_HUMAN
-    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 0.1], pos=[0, 0, -0.913],
+    # a plane is drawn as a grid of size[2]-metre cells: 0.1 m (Meta-World's) is 6400 cells, 2 m is 16
+    spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 2.0], pos=[0, 0, -0.913],
                             rgba=[0.35, 0.35, 0.38, 1], group=GROUP_AGENT, contype=0, conaffinity=0)
 
     # gravity compensation on every arm link: payloads in the hand still feel gravity
