@@ -1,4 +1,18 @@
-"""The reference MELD agent (latent state model with reward evidence + SAC on its belief).
+"""The reference MELD agent (Zhao et al., CoRL 2020): a latent state model whose posterior takes
+rewards as evidence (SLAC's two-layer latents), and SAC on its belief.
 
-Not built yet: see the issue "The reference MELD agent (meld_agent/)".
+    from meld_agent import MELD, make_config
+    agent = MELD(make_config("meld/Nav2D-v0", obs_mode="state"))
+    agent.meta_train(steps=20_000)
+    agent.reset(); action = agent.act(obs, reward)
+
+Command line: ``python -m meld_agent.train`` and ``python -m meld_agent.evaluate``. The SLAC
+baseline is the same agent with ``model__reward_input="none"`` (no reward evidence).
 """
+from meld_agent.agent import MELD
+from meld_agent.config import PRESETS, MELDConfig, ModelConfig, ReplayConfig, SACConfig, TrainConfig, make_config
+from meld_agent.context import EnvSpec, LocalContext, env_spec
+from meld_agent.replay import TrialBatch, TrialReplay
+
+__all__ = ["MELD", "MELDConfig", "ModelConfig", "SACConfig", "ReplayConfig", "TrainConfig", "PRESETS", "make_config",
+           "EnvSpec", "LocalContext", "env_spec", "TrialReplay", "TrialBatch"]

@@ -1,0 +1,339 @@
+"""The MELD agent: meta-training (Algorithm 1) and meta-testing (Algorithm 2) of MELD (Zhao et al.,
+CoRL 2020), with appendix C's two-stage procedure for tasks that are sparse at test time.
+
+It implements the leaderboard's agent interface by duck typing (``meta_train``, ``reset``, ``act``,
+``save``, ``load``) and the issue's own API::
+
+    agent = MELD(make_config("meld/Nav2D-v0", obs_mode="state"))   # from a config
+    agent = MELD(env_info, seed=0, **overrides)                      # as the leaderboard builds it
+    agent.meta_train(steps=20_000)                                   # local train tasks
+    agent.reset(); action = agent.act(obs, reward)                   # one test trial
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+from collections import defaultdict
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from meld_agent import checkpoint
+from meld_agent.config import MELDConfig, check, make_config, with_overrides
+from meld_agent.context import EnvSpec, LocalContext, env_spec
+from meld_agent.replay import TrialReplay
+from meld_agent.update import Learner
+
+StepLogger = Any  # callable (metrics: dict[str, float], env_step: int) -> None
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _obs_mode_of(space: gym.Space) -> str:
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8:
+        return "pixels"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return "state"
+    raise ValueError(f"observation space {space}: MELD takes uint8 (H, W, 3) images or a flat float state")
+
+
+class MELD:
+    """Meta-RL from images via a latent state model whose posterior sees rewards (paper section 4).
+
+    ``spec`` is a ``MELDConfig`` (the environment is then looked up in the meld_envs registry) or
+    an ``EnvInfo``-like object (``env_id``, ``observation_space``, ``action_space``,
+    ``max_episode_steps``, ``episodes_per_trial``, ``sparse_at_test``), as the leaderboard passes.
+    ``config_overrides`` are ``section__field=value`` (or unique ``field=value``), on top of the
+    per-environment preset.
+    """
+
+    def __init__(self, spec: MELDConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
+        if isinstance(spec, MELDConfig):
+            overrides = dict(config_overrides, **({"seed": seed} if seed is not None else {}))
+            config = with_overrides(spec, overrides) if overrides else check(spec)
+            info: Any = env_spec(config.env_id, config.obs_mode)
+        else:
+            info = spec
+            overrides = {"obs_mode": _obs_mode_of(info.observation_space), **config_overrides}
+            if seed is not None:
+                overrides["seed"] = seed
+            config = make_config(info.env_id, **overrides)
+        self.config: MELDConfig = config
+        self.env_info = info
+        self.device = _device(config.device)
+        self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
+        self.action_size = int(np.prod(info.action_space.shape))
+        self.trial_steps = int(info.max_episode_steps) * int(info.episodes_per_trial)
+        self.trial_frames = self.trial_steps + 1  # L = E*T + 1 frames per stored trial
+        self.two_stage = bool(info.sparse_at_test if config.train.two_stage is None else config.train.two_stage) \
+            and config.model.reward_input != "none"
+        self.stage = 1
+        self.learner = self._make_learner(self.stage)
+        self.rng = np.random.default_rng([config.seed, 0])  # tasks, env seeds, random actions
+        self.act_generator = torch.Generator(device=self.device)  # policy noise while acting
+        self.act_generator.manual_seed(config.seed + 2)
+        self.replay: TrialReplay | None = None
+        self.replay_directory: str | None = None
+        self.logger: StepLogger | None = None
+        self.counters: dict[str, float] = defaultdict(float)  # env_steps, trials, updates, ...
+        self._envs: dict[int, gym.Env] = {}  # envs of the current context, by task
+        self._ctx: Any = None
+        self._filter: tuple[torch.Tensor, torch.Tensor] | None = None  # (z2 sample, last action) in a trial
+        self.record_predictions = False  # keep predicted reward mean/std of each act() (Figure 6 view)
+        self.predictions: list[tuple[float, float]] = []
+
+    # -- construction helpers ----------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: MELDConfig) -> MELD:
+        """``MELD(config)``, spelled out."""
+        return cls(config)
+
+    def stage_config(self, stage: int) -> MELDConfig:
+        """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and
+        still reconstructs shaped rewards and trains the critic on them)."""
+        if not self.two_stage:
+            return self.config
+        reward_input = "shaped" if stage == 1 else "sparse"
+        return with_overrides(self.config, {"model.reward_input": reward_input})
+
+    def _make_learner(self, stage: int) -> Learner:
+        return Learner(self.obs_shape, self.action_size, self.stage_config(stage), self.config.seed + 1000 * stage, self.device)
+
+    @property
+    def reward_input(self) -> str:
+        return self.learner.config.model.reward_input
+
+    # -- meta-testing (Algorithm 2) ----------------------------------------------------------
+    def reset(self) -> None:
+        """A trial on a new task begins: the belief restarts from the first-step posterior."""
+        self._filter = None
+        self.predictions = []
+
+    @torch.no_grad()
+    def _policy(self, obs: Any, reward: float, deterministic: bool) -> np.ndarray:
+        model = self.learner.model
+        obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
+        evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
+        prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
+        (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, self.act_generator)
+        belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
+        action, _ = self.learner.actor(belief, self.act_generator, deterministic=deterministic)
+        self._filter = (z2, action)
+        if self.record_predictions:
+            mean, std = model.decode_reward(torch.cat([z1, z2], dim=-1))
+            self.predictions.append((float(mean), float(std)))
+        return action[0].cpu().numpy().astype(np.float32)
+
+    def act(self, obs: Any, reward: float = 0.0, info: dict[str, Any] | None = None) -> np.ndarray:
+        """Update the belief with ``obs`` and the previous step's ``reward`` (0.0 at trial start) and
+        return the next action (Algorithm 2); the belief carries over episode boundaries of a trial."""
+        evidence_reward = 0.0 if self.reward_input == "none" else float(reward)
+        return self._policy(obs, evidence_reward, deterministic=self.config.sac.deterministic_test)
+
+    # -- meta-training (Algorithm 1) ---------------------------------------------------------
+    def meta_train(self, ctx: Any = None, steps: int | None = None) -> dict[str, float]:
+        """Meta-train for at most ``steps`` env steps on ``ctx``'s train tasks (a local context on the
+        config's environment when ``ctx`` is None). Collects whole trials only; returns the last
+        iteration's metrics. Can be called repeatedly; state carries over (and into checkpoints)."""
+        if ctx is None:
+            ctx = LocalContext(self.env_info if isinstance(self.env_info, EnvSpec) else env_spec(self.config.env_id, self.config.obs_mode),
+                               self.config.obs_mode, self.config.train.num_train_tasks)
+            if steps is None:
+                raise ValueError("meta_train(steps=None) without a context: give steps=, the env-step budget")
+            ctx.allow(steps)
+        budget = int(steps if steps is not None else ctx.steps_remaining)
+        remaining_in_ctx = getattr(ctx, "steps_remaining", None)
+        if remaining_in_ctx is not None:
+            budget = min(budget, int(remaining_in_ctx))
+        tasks = list(ctx.train_tasks)
+        if self.config.train.num_train_tasks is not None:
+            tasks = tasks[: self.config.train.num_train_tasks]
+        self._ensure_replay(len(tasks))
+        if ctx is not self._ctx:
+            self._close_envs()
+            self._ctx = ctx
+        t = self.config.train
+        used = 0
+        metrics: dict[str, float] = {}
+        while True:
+            left = budget - used
+            if self.counters["random_trials"] < t.initial_random_trials:  # appendix A: random-policy data first
+                if left < self.trial_steps:
+                    break
+                task = int(self.counters["random_trials"]) % len(tasks)
+                used += self._collect(ctx, tasks, task, random=True)[0]
+                self.counters["random_trials"] += 1
+                continue
+            if not self.counters["pretrained"]:  # appendix A: model pre-training on the random data
+                n = int(round(t.model_pretrain_ratio * self.counters["env_steps"]))
+                metrics = self._train(n, 0, phase="pretrain")
+                self.counters["pretrained"] = 1
+                self.counters["pretrain_updates"] = n
+            if self.two_stage and self.stage == 1 and self.counters["env_steps"] >= t.stage1_env_steps:
+                self._next_stage()
+            n_trials = min(t.collect_tasks * t.trials_per_task, left // self.trial_steps)
+            if n_trials <= 0:
+                break
+            started = time.perf_counter()
+            chosen = self.rng.choice(len(tasks), size=min(t.collect_tasks, len(tasks)), replace=False)
+            order = np.tile(chosen, t.trials_per_task)[:n_trials]
+            returns, successes, collected = [], [], 0
+            for task in order:  # Algorithm 1, lines 4-12
+                n, ret, success = self._collect(ctx, tasks, int(task), random=False)
+                collected += n
+                returns.append(ret)
+                successes.append(success)
+            used += collected
+            collect_time = time.perf_counter() - started
+            self.counters["model_credit"] += t.model_train_ratio * collected
+            self.counters["ac_credit"] += t.ac_train_ratio * collected
+            n_model, n_ac = int(self.counters["model_credit"]), int(self.counters["ac_credit"])
+            self.counters["model_credit"] -= n_model
+            self.counters["ac_credit"] -= n_ac
+            started = time.perf_counter()
+            metrics = self._train(n_model, n_ac, phase="train")  # Algorithm 1, lines 13-22
+            train_time = time.perf_counter() - started
+            metrics.update({
+                "charts/train_return": float(np.mean(returns)), "charts/train_success": float(np.mean(successes)),
+                "charts/stage": float(self.stage), "charts/updates": self.counters["updates"],
+                "charts/collect_steps_per_second": collected / max(collect_time, 1e-9),
+                "charts/updates_per_second": max(n_model, n_ac) / max(train_time, 1e-9) if max(n_model, n_ac) else 0.0,
+            })
+            self.counters["iterations"] += 1
+            self._log(metrics)
+        return metrics
+
+    def _ensure_replay(self, num_tasks: int) -> None:
+        if self.replay is None:
+            self.replay = TrialReplay(num_tasks, self.trial_frames, self.obs_shape, self.action_size, self.config.replay,
+                                      seed=self.config.seed + 7, directory=self.replay_directory)
+        elif self.replay.num_tasks != num_tasks:
+            raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
+
+    def _env(self, ctx: Any, tasks: list, task: int) -> gym.Env:
+        if task not in self._envs:
+            self._envs[task] = ctx.make_env(tasks[task], reward_mode="shaped")
+        return self._envs[task]
+
+    def _close_envs(self) -> None:
+        for env in self._envs.values():
+            env.close()
+        self._envs = {}
+
+    def _collect(self, ctx: Any, tasks: list, task: int, random: bool) -> tuple[int, float, float]:
+        """One trial on ``tasks[task]`` (Algorithm 1, lines 5-11); stored when it ran its full length.
+        Returns env steps taken, the trial's shaped return and whether its last step succeeded."""
+        env = self._env(ctx, tasks, task)
+        obs, info = env.reset(seed=int(self.rng.integers(2**31)))
+        frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
+        self.reset()
+        reward_in, success, steps = 0.0, False, 0
+        while True:
+            if random:
+                action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+            else:
+                action = self._policy(obs, reward_in, deterministic=False)
+            obs, reward, terminated, truncated, info = env.step(action)
+            steps += 1
+            step_info = info["final_info"] if info.get("episode_end") else info  # Trial: the ended episode's step
+            shaped.append(float(step_info.get("shaped_reward", reward)))
+            sparse.append(float(step_info.get("sparse_reward", reward)))
+            success = bool(step_info.get("success", False))
+            frames.append(obs)
+            actions.append(action)
+            reward_in = {"shaped": shaped[-1], "sparse": sparse[-1], "none": 0.0}[self.reward_input]
+            if terminated or truncated:
+                break
+        self.counters["env_steps"] += steps
+        self.counters["trials"] += 1
+        if len(frames) == self.trial_frames:
+            assert self.replay is not None
+            self.replay.add(task, np.stack(frames), np.stack(actions), np.asarray(shaped, np.float32), np.asarray(sparse, np.float32))
+        return steps, float(np.sum(shaped)), float(success)
+
+    def _train(self, n_model: int, n_ac: int, phase: str) -> dict[str, float]:
+        assert self.replay is not None
+        t = self.config.train
+        trials = max(1, t.model_batch_steps // self.trial_frames)
+        per_task = max(1, -(-trials // t.tasks_per_update))  # ceil
+        sums: dict[str, float] = defaultdict(float)
+        n = max(n_model, n_ac)
+        for i in range(n):
+            batch = self.replay.sample(t.tasks_per_update, per_task, self.device)
+            for k, v in self.learner.train_step(batch, model=i < n_model, actor_critic=i < n_ac).items():
+                sums[k] += v / n
+            self.counters["updates"] += 1
+        if n and phase == "pretrain":
+            self._log({f"{k}_pretrain": v for k, v in sums.items()})
+        return dict(sums)
+
+    def _next_stage(self) -> None:
+        """Appendix C: a second agent, whose model reads sparse rewards, starts on the first one's data."""
+        stage2 = self._make_learner(2)
+        if self.config.train.stage2_init_from_stage1:
+            stage2.load_state_dict({**self.learner.state_dict(), "generator": stage2.generator.get_state()})
+        self.learner = stage2
+        self.stage = 2
+        # the new model is pre-trained on the replay as the first one was (appendix A)
+        self._train(int(self.counters["pretrain_updates"]), 0, phase="pretrain")
+
+    def _log(self, metrics: dict[str, float]) -> None:
+        if self.logger is not None and metrics:
+            self.logger(metrics, int(self.counters["env_steps"]))
+
+    # -- persistence -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything but the replay's arrays, torch-serialisable."""
+        counters = {k: float(v) for k, v in self.counters.items()}
+        return {
+            "config": self.config.to_json(), "stage": self.stage, "learner": self.learner.state_dict(),
+            "counters": counters, "rng": repr(self.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
+        }
+
+    def save(self, path: str, extra: dict[str, Any] | None = None) -> None:
+        """Write everything needed to continue exactly (networks, optimizers, replay, RNG states,
+        counters) to the folder ``path``, atomically. ``extra`` (JSON-like) is stored alongside."""
+        state = self.state()
+        state["extra"] = repr(extra or {})
+        replay = self.replay
+        checkpoint.save(path, state, replay.save if replay is not None else None)
+
+    def load(self, path: str, weights_only: bool = False) -> dict[str, Any]:
+        """Restore what ``save`` wrote (``weights_only``: networks only, no replay or optimizers, e.g.
+        for evaluation). A ``ValueError`` names what is wrong with a corrupt checkpoint. Returns the
+        ``extra`` dict given to ``save``."""
+        state = checkpoint.load_state(path)
+        try:
+            saved = MELDConfig.from_dict(json.loads(state["config"]))
+            if saved != self.config:
+                raise ValueError(f"checkpoint {path!r} was written by an agent with another config; "
+                                 f"build the agent from its config.json (MELDConfig.from_dict)")
+            if int(state["stage"]) != self.stage:
+                self.stage = int(state["stage"])
+                self.learner = self._make_learner(self.stage)
+            self.learner.load_state_dict(state["learner"], weights_only=weights_only)
+            if not weights_only:
+                self.counters = defaultdict(float, state["counters"])
+                self.rng.bit_generator.state = ast.literal_eval(state["rng"])
+                self.act_generator.set_state(state["act_generator"])
+                if os.path.exists(os.path.join(path, "replay.json")):
+                    with open(os.path.join(path, "replay.json")) as f:
+                        self._ensure_replay(len(json.load(f)["counts"]))
+                    assert self.replay is not None
+                    self.replay.load(path)
+            return ast.literal_eval(state.get("extra", "{}"))
+        except (KeyError, TypeError, RuntimeError, SyntaxError) as e:
+            raise ValueError(f"checkpoint {path!r} is corrupt or from another version: {type(e).__name__}: {e}") from None
+
+    def close(self) -> None:
+        self._close_envs()
+        if self.replay is not None:
+            self.replay.close()

@@ -1,0 +1,86 @@
+"""Atomic, verified checkpoints: a folder with ``state.pt`` (networks, optimizers, RNG states,
+counters), the replay's arrays, and ``manifest.json`` listing every file's size and SHA-256.
+
+Written into ``<path>.partial`` and renamed into place, so a kill mid-write leaves the previous
+checkpoint intact; on load every file is checked against the manifest and anything amiss is a
+``ValueError`` that says which file and why.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+FORMAT = "meld_agent-checkpoint"
+VERSION = 1
+_CHUNK = 1 << 22
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save(path: str, state: dict[str, Any], write_extra: Callable[[str], list[str]] | None = None) -> None:
+    """Write ``state`` (torch-serialisable) and whatever ``write_extra(folder)`` writes to ``path``."""
+    path = os.path.abspath(path.rstrip("/"))
+    partial = path + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    torch.save(state, os.path.join(partial, "state.pt"))
+    names = ["state.pt"] + (write_extra(partial) if write_extra else [])
+    files = {n: {"bytes": os.path.getsize(os.path.join(partial, n)), "sha256": _sha256(os.path.join(partial, n))} for n in names}
+    with open(os.path.join(partial, "manifest.json"), "w") as f:
+        json.dump({"format": FORMAT, "version": VERSION, "files": files}, f, indent=1)
+    old = path + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(path):
+        os.replace(path, old)
+    os.replace(partial, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def verify(path: str) -> dict[str, Any]:
+    """The manifest of the checkpoint at ``path`` after checking every file; ``ValueError`` if corrupt."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r} (expected a folder with manifest.json)")
+    manifest_path = os.path.join(path, "manifest.json")
+    try:
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"checkpoint {path!r} is corrupt: manifest.json unreadable ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise ValueError(f"checkpoint {path!r} is corrupt: manifest.json is not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise ValueError(f"checkpoint {path!r} has format version {manifest.get('version')!r}; this code reads version {VERSION}")
+    for name, meta in manifest["files"].items():
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            raise ValueError(f"checkpoint {path!r} is corrupt: {name} is missing")
+        size = os.path.getsize(file)
+        if size != meta.get("bytes"):
+            raise ValueError(f"checkpoint {path!r} is corrupt: {name} has {size} bytes, the manifest says {meta.get('bytes')}")
+        if _sha256(file) != meta.get("sha256"):
+            raise ValueError(f"checkpoint {path!r} is corrupt: {name} fails its SHA-256 check")
+    return manifest
+
+
+def load_state(path: str) -> dict[str, Any]:
+    """``state.pt`` of a verified checkpoint, on the CPU."""
+    verify(path)
+    with open(os.path.join(path, "state.pt"), "rb") as f:
+        data = f.read()
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # a file that matches its checksum but not our format
+        raise ValueError(f"checkpoint {path!r} is corrupt: state.pt does not load ({type(e).__name__}: {e})") from None

@@ -1,0 +1,297 @@
+"""Configuration of the MELD agent: one frozen dataclass per component, composed into ``MELDConfig``.
+
+Defaults are the paper's (Table 1, appendix A) unless a field says otherwise; ``PRESETS`` holds the
+per-environment overrides with their source. ``make_config(env_id, **overrides)`` applies the preset
+of ``env_id`` and then the caller's overrides; overrides are written ``section__field=value`` (Python)
+or ``section.field=value`` (command line), or as a bare ``field=value`` when the name is unique.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+REWARD_CHOICES = ("shaped", "sparse")
+REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Latent state model (paper Eq. 2, 5 and appendix A; two latent layers as in SLAC)."""
+
+    latent1_size: int = 32  # z1 (the stochastic layer the KL acts on); reference gin 0_meld_dense
+    latent2_size: int = 256  # z2; paper B.3: "we use dimension 256"
+    conv_filters: tuple[int, ...] = (32, 64, 128, 256, 256)  # paper A: encoder filters; decoder mirrors them
+    conv_kernels: tuple[int, ...] = (5, 3, 3, 3, 4)  # paper A; the last is widened for 64x128 images
+    feature_size: int = 256  # encoder output (= last conv filters for images)
+    hidden_size: int = 256  # latent MLPs, 2 hidden layers; paper A says 32 units, the reference code 8*base_depth=256
+    state_hidden_size: int = 256  # MLP encoder/decoder widths in obs_mode="state"
+    observation_std: float = math.sqrt(0.1)  # fixed std of the image (or state) likelihood; reference decoder_stddev
+    reward_std: float | None = None  # fixed reward likelihood std; None learns it (reference default)
+    reward_weight: float = 8.0  # weight of log p(r|z) in the ELBO; reference elbo_reward_weight
+    reward_repeat: int = 32  # copies of r concatenated to the image features; reference num_repeat_when_concatenate
+    reward_input: str = "shaped"  # reward given to q as evidence: shaped | sparse | none (= SLAC, no reward evidence)
+    reward_target: str = "shaped"  # reward that p(r|z) reconstructs (appendix C: shaped even when the input is sparse)
+    learning_rate: float = 1e-4  # paper Table 1
+    grad_clip_norm: float | None = None  # reference gradient_clipping=None
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Soft actor-critic on the belief (paper 4.2, appendix A; Haarnoja et al. 2018)."""
+
+    hidden_sizes: tuple[int, ...] = (256, 256)  # actor and each critic; paper A
+    actor_learning_rate: float = 3e-4  # paper Table 1
+    critic_learning_rate: float = 3e-4  # paper Table 1
+    alpha_learning_rate: float = 3e-4  # reference run_meld.py
+    initial_alpha: float = 1.0  # temperature before learning
+    target_entropy: float | None = None  # None: -|A| (SAC default)
+    gamma: float = 0.99  # discount
+    tau: float = 0.005  # target critic Polyak rate
+    batch_size: int = 256  # transitions per actor-critic update; reference ac_bs_in_steps (256 cheetah, 512 paper Table 1)
+    critic_reward: str = "shaped"  # reward the critic learns from (appendix C: shaped during meta-training)
+    deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Per-task replay of whole trials, every frame stored once as uint8 (Algorithm 1, line 2)."""
+
+    capacity_frames_per_task: int = 100_000  # paper Table 1: size of per-task buffers 1e5
+    storage: str = "memory"  # memory | disk (numpy memmap files under ``directory``)
+    directory: str | None = None  # where disk storage lives; None: <run>/replay or a temporary folder
+    sequence_length: int | None = None  # frames per sampled sequence; None: whole trials (MELD)
+    memory_headroom: float = 0.8  # refuse to allocate more than this share of available RAM (or free disk)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Meta-training schedule (Algorithm 1, appendix A, appendix C)."""
+
+    num_train_tasks: int | None = None  # train tasks used; None: all of the environment's train split
+    initial_random_trials: int = 60  # paper A: model pre-trained on 60 trajectories from a random policy
+    model_pretrain_ratio: float = 0.8  # model-only updates per initial env step; reference init_model_train_ratio
+    collect_tasks: int = 20  # tasks collected from per iteration; paper Table 1
+    trials_per_task: int = 1  # rollouts per task per iteration; paper Table 1
+    tasks_per_update: int = 20  # tasks a batch is drawn across; paper Table 1
+    model_batch_steps: int = 256  # frames per model batch, whole trials (>= 1 trial); reference model_bs_in_steps
+    model_train_ratio: float = 0.8  # model updates per env step; reference 640 steps / (20 tasks x 40 steps)
+    ac_train_ratio: float = 0.8  # actor-critic updates per env step; reference ac_train_ratio
+    two_stage: bool | None = None  # appendix C sparse procedure; None: on when the env is sparse at test
+    stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
+    stage2_init_from_stage1: bool = False  # warm-start stage-2 networks from stage 1 (the paper starts them fresh)
+
+
+@dataclass(frozen=True)
+class MELDConfig:
+    """One MELD run: environment, seed, components. Saved as ``config.json`` with every run."""
+
+    env_id: str = "meld/Nav2D-v0"  # environment id (meld_envs registry)
+    seed: int = 0  # seeds every generator the agent owns
+    obs_mode: str = "pixels"  # pixels (conv encoder) | state (MLP encoder, for fast algorithmic checks)
+    device: str = "auto"  # auto: cuda when present, else cpu
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MELDConfig:
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in sections:
+                raise ValueError(f"unknown config field {name!r}; allowed: {', '.join(sections)}")
+            sub = _SECTIONS.get(name)
+            kwargs[name] = _build(sub, value) if sub is not None else value
+        return cls(**kwargs)
+
+    def table(self) -> str:
+        """The config as a two-column Markdown table, one row per field."""
+        rows = ["| field | value |", "|---|---|"]
+        for key, value in sorted(_flatten(self.to_dict()).items()):
+            rows.append(f"| {key} | {value} |")
+        return "\n".join(rows)
+
+
+_SECTIONS: dict[str, type] = {"model": ModelConfig, "sac": SACConfig, "replay": ReplayConfig, "train": TrainConfig}
+
+
+def _build(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    bad = set(values) - names
+    if bad:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(bad)}; allowed: {', '.join(sorted(names))}")
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**fixed)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+# Per-environment presets: overrides of the paper defaults, each with where it comes from.
+# "reference" is the authors' code (github.com/tonyzhaozh/meld, meld/configs/*.gin); "cpu" marks
+# values we chose so that a run fits a 2-core CPU (the paper trains on a GPU).
+PRESETS: dict[str, dict[str, Any]] = {
+    "meld/CheetahVel-v0": {
+        "model.latent1_size": 64,  # reference 2_cheetahVel_1episode.gin
+        "model.latent2_size": 32,  # reference 2_cheetahVel_1episode.gin
+        "model.reward_weight": 16.0,  # reference 2_cheetahVel_1episode.gin
+        "model.reward_std": 0.2,  # reference 2_cheetahVel_1episode.gin
+        "train.initial_random_trials": 600,  # reference: 20 initial trials x 30 tasks
+        "train.model_pretrain_ratio": 0.3,  # reference init_model_train_ratio
+        "train.collect_tasks": 1,  # reference num_tasks_to_collect_per_iter
+        "train.tasks_per_update": 10,  # reference num_tasks_per_train
+        "train.model_batch_steps": 256,  # reference model_bs_in_steps
+        "sac.batch_size": 256,  # reference ac_bs_in_steps
+        "replay.capacity_frames_per_task": 10_000,  # reference replay_buffer_capacity
+    },
+    "meld/Reacher-v0": {
+        "model.latent1_size": 64,  # reference 2_sawyerReacher_1episode.gin (same family as cheetah)
+        "model.latent2_size": 32,
+        "train.collect_tasks": 1,  # reference num_tasks_to_collect_per_iter
+        "train.tasks_per_update": 10,
+        "replay.capacity_frames_per_task": 10_000,  # reference replay_buffer_capacity
+    },
+    "meld/PegInsert-v0": {
+        "model.latent1_size": 64,  # reference 2_sawyerPeg_1episode.gin
+        "model.latent2_size": 32,
+        "train.collect_tasks": 1,
+        "train.tasks_per_update": 10,
+        "replay.capacity_frames_per_task": 10_000,
+    },
+    "meld/ButtonPress-v0": {
+        "model.latent1_size": 64,  # reference 2_sawyerButtons_2episodes_sparse.gin
+        "model.latent2_size": 32,
+        "model.reward_weight": 10.0,
+        "model.reward_std": 0.2,
+        "train.collect_tasks": 1,
+        "train.tasks_per_update": 15,
+        "train.model_batch_steps": 512,
+        "train.ac_train_ratio": 0.5,
+        "sac.batch_size": 512,
+        "replay.capacity_frames_per_task": 10_000,
+    },
+    "meld/Nav2D-v0": {
+        # the paper gives no Nav2D settings (appendix D.1 only describes the task); cpu-sized
+        "train.initial_random_trials": 60,  # paper A
+        "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps
+        "train.tasks_per_update": 8,  # cpu
+        "train.model_batch_steps": 328,  # cpu: 8 trials of 41 frames
+        "train.model_train_ratio": 0.1,  # cpu: 40 updates per iteration
+        "train.ac_train_ratio": 0.1,  # cpu
+        "train.stage1_env_steps": 60_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
+        "sac.batch_size": 256,  # reference ac_bs_in_steps
+        "replay.capacity_frames_per_task": 10_000,  # as the reference for its envs: 243 trials per task, 3.7 GB of pixels
+    },
+}
+
+PRESET_SOURCES: dict[str, str] = {
+    "meld/CheetahVel-v0": "reference 0_meld_dense.gin + 1_cheetahVel.gin + 2_cheetahVel_1episode.gin",
+    "meld/Reacher-v0": "reference 2_sawyerReacher_1episode.gin (latents, collection); paper Table 1 otherwise",
+    "meld/PegInsert-v0": "reference 2_sawyerPeg_1episode.gin (latents, collection); paper Table 1 otherwise",
+    "meld/ButtonPress-v0": "reference 0_meld_sparse.gin + 2_sawyerButtons_2episodes_sparse.gin",
+    "meld/Nav2D-v0": "not in the paper's code; sized for a 2-core CPU (see comments)",
+}
+
+
+def _field_index() -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for section, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            index.setdefault(f.name, []).append(f"{section}.{f.name}")
+    for f in dataclasses.fields(MELDConfig):
+        if f.name not in _SECTIONS:
+            index.setdefault(f.name, []).append(f.name)
+    return index
+
+
+def resolve_key(key: str) -> str:
+    """``section.field`` for ``key`` given as ``section.field``, ``section__field`` or a unique ``field``."""
+    key = key.replace("__", ".")
+    index = _field_index()
+    if "." in key:
+        section, _, name = key.partition(".")
+        if section in _SECTIONS and name in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
+            return key
+        raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(p for ps in index.values() for p in ps))}")
+    paths = index.get(key)
+    if not paths:
+        raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(p for ps in index.values() for p in ps))}")
+    if len(paths) > 1:
+        raise ValueError(f"config field {key!r} is ambiguous; write one of {', '.join(paths)}")
+    return paths[0]
+
+
+def with_overrides(config: MELDConfig, overrides: dict[str, Any]) -> MELDConfig:
+    """A copy of ``config`` with ``overrides`` (keys as in ``resolve_key``) applied and checked."""
+    data = config.to_dict()
+    for raw_key, value in overrides.items():
+        path = resolve_key(raw_key)
+        if "." in path:
+            section, _, name = path.partition(".")
+            data[section][name] = value
+        else:
+            data[path] = value
+    return check(MELDConfig.from_dict(data))
+
+
+def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDConfig:
+    """The paper defaults, then ``PRESETS[env_id]``, then ``overrides``."""
+    base = MELDConfig(env_id=env_id)
+    return with_overrides(base, {**PRESETS.get(env_id, {}), **overrides})
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"model.latent1_size=64"`` -> ``("model.latent1_size", 64)``; values are JSON, else strings."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise ValueError(f"--set {text!r}: expected section.field=value, e.g. model.latent1_size=64")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return resolve_key(key.strip()), value
+
+
+def check(config: MELDConfig) -> MELDConfig:
+    """``config`` if its values are allowed; a ``ValueError`` naming the bad value otherwise."""
+    m, s, r, t = config.model, config.sac, config.replay, config.train
+    if config.obs_mode not in ("pixels", "state"):
+        raise ValueError(f"obs_mode={config.obs_mode!r}; allowed: 'pixels', 'state'")
+    if m.reward_input not in REWARD_INPUT_CHOICES:
+        raise ValueError(f"model.reward_input={m.reward_input!r}; allowed: {', '.join(map(repr, REWARD_INPUT_CHOICES))}")
+    for name, value in (("model.reward_target", m.reward_target), ("sac.critic_reward", s.critic_reward)):
+        if value not in REWARD_CHOICES:
+            raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
+    if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:
+        raise ValueError(f"model.conv_filters={m.conv_filters} / conv_kernels={m.conv_kernels}: need 5 layers each (paper A)")
+    if r.storage not in ("memory", "disk"):
+        raise ValueError(f"replay.storage={r.storage!r}; allowed: 'memory', 'disk'")
+    if r.sequence_length is not None and r.sequence_length < 2:
+        raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
+    for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
+                        ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
+                        ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r}: must be a positive integer")
+    for name, value in (("train.model_train_ratio", t.model_train_ratio), ("train.ac_train_ratio", t.ac_train_ratio),
+                        ("train.model_pretrain_ratio", t.model_pretrain_ratio)):
+        if value < 0:
+            raise ValueError(f"{name}={value!r}: must be >= 0")
+    return config

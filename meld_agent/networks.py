@@ -1,0 +1,279 @@
+"""Networks of MELD: encoder/decoder, the two-layer latent state model, actor and critics.
+
+Only ``nn.Module`` s live here (no optimizers, no losses). Shapes: ``B`` batch, ``L`` frames of a
+sequence, ``N = B*L``; images are ``uint8 [..., H, W, 3]`` (64x64, or 64x128 for two cameras side by
+side), states ``float32 [..., S]``.
+
+Paper references: MELD (Zhao et al., CoRL 2020) section 4.2 and appendix A; the latent model follows
+SLAC (Lee et al., 2020), whose two layers are
+
+    p(z1_1) = N(0, I)                      q(z1_1 | x_1, r_1)
+    p(z2_1 | z1_1)                         q(z2_1 | z1_1) = p(z2_1 | z1_1)
+    p(z1_t | z2_{t-1}, a_{t-1})            q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
+    p(z2_t | z1_t, z2_{t-1}, a_{t-1})      q(z2_t | ...) = p(z2_t | z1_t, z2_{t-1}, a_{t-1})
+
+with the reward r_t as evidence next to the image x_t (MELD Eq. 5).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from meld_agent.config import ModelConfig
+
+_MIN_STD = 1e-5
+_LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
+
+
+def mlp(sizes: list[int], out_activation: bool = False) -> nn.Sequential:
+    """Fully connected layers with ReLU between them (paper A: ReLU after each layer)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or out_activation:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Gaussian(nn.Module):
+    """A diagonal Gaussian whose mean and std are an MLP of its (concatenated) inputs (SLAC's
+    ``MultivariateNormalDiag``): 2 hidden layers; ``std = softplus(.) + 1e-5``."""
+
+    def __init__(self, in_size: int, out_size: int, hidden: int, fixed_std: float | None = None) -> None:
+        super().__init__()
+        self.fixed_std = fixed_std
+        self.net = mlp([in_size, hidden, hidden, out_size if fixed_std is not None else 2 * out_size])
+
+    def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.net(torch.cat(inputs, dim=-1) if len(inputs) > 1 else inputs[0])
+        if self.fixed_std is not None:
+            return out, torch.full_like(out, self.fixed_std)
+        mean, raw_std = out.chunk(2, dim=-1)
+        return mean, F.softplus(raw_std) + _MIN_STD
+
+
+def _widths(image_shape: tuple[int, int, int], last_kernel: int) -> tuple[int, int]:
+    h, w, c = image_shape
+    if c != 3 or h % 16 or w % h:
+        raise ValueError(f"image shape {image_shape}: expected (H, k*H, 3) with H a multiple of 16, e.g. (64, 64, 3) or (64, 128, 3)")
+    if h // 16 != last_kernel:
+        raise ValueError(f"image height {h} and last conv kernel {last_kernel}: the 4 stride-2 layers leave {h // 16} rows")
+    return last_kernel, last_kernel * (w // h)  # rectangular last kernel for side-by-side cameras (paper A)
+
+
+class ConvEncoder(nn.Module):
+    """Images ``uint8 [N, H, W, 3]`` -> features ``[N, filters[-1]]``: paper A's five conv layers
+    (32-64-128-256-256 filters, kernels 5-3-3-3-4), four with stride 2, the last one valid and
+    rectangular for 64x128 two-camera images. Runs in ``channels_last`` (NHWC frames are already
+    laid out that way, so no copy is made)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
+        super().__init__()
+        last = _widths(image_shape, kernels[-1])
+        layers: list[nn.Module] = []
+        c_in = 3
+        for f, k in zip(filters[:-1], kernels[:-1]):
+            layers += [nn.Conv2d(c_in, f, k, stride=2, padding=k // 2), nn.ReLU()]
+            c_in = f
+        layers += [nn.Conv2d(c_in, filters[-1], last), nn.ReLU()]
+        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+        self.out_size = filters[-1]
+
+    def forward(self, frames: Tensor) -> Tensor:
+        # NHWC uint8 -> NCHW view with channels_last strides; scale to [0, 1] as SLAC does
+        x = frames.permute(0, 3, 1, 2).float().div_(255.0).contiguous(memory_format=torch.channels_last)
+        return self.net(x).flatten(1)
+
+
+class ConvDecoder(nn.Module):
+    """Latents ``[N, Z]`` -> image means ``[N, 3, H, W]`` in [0, 1] units (channels_last): the
+    transpose of ``ConvEncoder`` (paper A), SLAC's fixed-variance image likelihood."""
+
+    def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
+        super().__init__()
+        first = _widths(image_shape, kernels[-1])
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_size, filters[-1], first), nn.ReLU()]
+        chans = list(filters[:-1])[::-1] + [3]  # 256 -> 128 -> 64 -> 32 -> 3
+        ks = list(kernels[:-1])[::-1]  # 3, 3, 3, 5
+        c_in = filters[-1]
+        for i, (c_out, k) in enumerate(zip(chans[1:], ks)):
+            layers.append(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1))
+            if i < len(ks) - 1:
+                layers.append(nn.ReLU())
+            c_in = c_out
+        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = z.reshape(z.shape[0], z.shape[1], 1, 1).contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+
+class StateEncoder(nn.Module):
+    """States ``float32 [N, S]`` -> features ``[N, F]`` (the ``obs_mode="state"`` path)."""
+
+    def __init__(self, state_size: int, hidden: int, feature_size: int) -> None:
+        super().__init__()
+        self.net = mlp([state_size, hidden, hidden, feature_size], out_activation=True)
+        self.out_size = feature_size
+
+    def forward(self, states: Tensor) -> Tensor:
+        return self.net(states.float())
+
+
+class StateDecoder(nn.Module):
+    """Latents ``[N, Z]`` -> state means ``[N, S]``."""
+
+    def __init__(self, latent_size: int, hidden: int, state_size: int) -> None:
+        super().__init__()
+        self.net = mlp([latent_size, hidden, hidden, state_size])
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class Posterior(NamedTuple):
+    """Posterior over a sequence: every field ``[B, L, size]``. The belief b_t is
+    ``(z1_mean, z1_std, z2_mean, z2_std)`` (the reference's ``latentDistribution`` input)."""
+
+    z1_mean: Tensor
+    z1_std: Tensor
+    z1: Tensor
+    z2_mean: Tensor
+    z2_std: Tensor
+    z2: Tensor
+
+    def belief(self) -> Tensor:
+        return torch.cat([self.z1_mean, self.z1_std, self.z2_mean, self.z2_std], dim=-1)
+
+    def latent(self) -> Tensor:
+        return torch.cat([self.z1, self.z2], dim=-1)
+
+
+class FilterState(NamedTuple):
+    """What the online filter carries from step t-1 to t (Algorithm 2): the z2 sample."""
+
+    z2: Tensor  # [B, latent2_size]
+
+
+def _sample(mean: Tensor, std: Tensor, generator: torch.Generator | None) -> Tensor:
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + std * noise
+
+
+class LatentModel(nn.Module):
+    """MELD's latent state model (Eq. 5) with SLAC's two latent layers.
+
+    ``obs_shape`` is ``(H, W, 3)`` for images or ``(S,)`` for states. With
+    ``config.reward_input == "none"`` no reward enters the posterior: that is SLAC.
+    """
+
+    def __init__(self, obs_shape: tuple[int, ...], action_size: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.obs_shape = tuple(obs_shape)
+        self.action_size = action_size
+        z1, z2, h = config.latent1_size, config.latent2_size, config.hidden_size
+        self.pixels = len(self.obs_shape) == 3
+        if self.pixels:
+            self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels)
+            self.decoder: nn.Module = ConvDecoder(z1 + z2, self.obs_shape, config.conv_filters, config.conv_kernels)
+        else:
+            self.encoder = StateEncoder(self.obs_shape[0], config.state_hidden_size, config.feature_size)
+            self.decoder = StateDecoder(z1 + z2, config.state_hidden_size, self.obs_shape[0])
+        self.reward_repeat = 0 if config.reward_input == "none" else config.reward_repeat
+        evidence = self.encoder.out_size + self.reward_repeat
+        self.z1_first_posterior = Gaussian(evidence, z1, h)  # q(z1_1 | x_1, r_1)
+        self.z2_first = Gaussian(z1, z2, h)  # p(z2_1 | z1_1) = q(z2_1 | z1_1)
+        self.z1_prior = Gaussian(z2 + action_size, z1, h)  # p(z1_t | z2_{t-1}, a_{t-1})
+        self.z1_posterior = Gaussian(evidence + z2 + action_size, z1, h)  # q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
+        self.z2_transition = Gaussian(z1 + z2 + action_size, z2, h)  # p(z2_t | z1_t, z2_{t-1}, a_{t-1}) = q(...)
+        self.reward_decoder = Gaussian(z1 + z2, 1, h, fixed_std=config.reward_std)  # p(r_t | z_t)
+
+    @property
+    def belief_size(self) -> int:
+        return 2 * (self.config.latent1_size + self.config.latent2_size)
+
+    def evidence(self, obs: Tensor, reward: Tensor) -> Tensor:
+        """Observations ``[..., *obs_shape]`` and rewards ``[...]`` -> evidence ``[..., E]``; every frame
+        goes through the encoder in one call (reward repeated ``reward_repeat`` times, reference)."""
+        lead = obs.shape[: obs.dim() - len(self.obs_shape)]
+        features = self.encoder(obs.reshape(-1, *self.obs_shape)).reshape(*lead, -1)
+        if self.reward_repeat == 0:
+            return features
+        return torch.cat([features, reward.unsqueeze(-1).expand(*lead, self.reward_repeat).to(features.dtype)], dim=-1)
+
+    def filter_step(self, evidence: Tensor, prev_z2: Tensor | None, prev_action: Tensor | None,
+                    generator: torch.Generator | None = None) -> tuple[tuple[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
+        """One step of posterior inference (Algorithm 1 lines 5/8, Algorithm 2 lines 1/4).
+        ``evidence [B, E]``; ``prev_z2 [B, z2]`` and ``prev_action [B, A]`` are None at the first step.
+        Returns ``(z1_mean, z1_std, z1), (z2_mean, z2_std, z2)``."""
+        if prev_z2 is None:
+            z1_mean, z1_std = self.z1_first_posterior(evidence)
+            z1 = _sample(z1_mean, z1_std, generator)
+            z2_mean, z2_std = self.z2_first(z1)
+        else:
+            z1_mean, z1_std = self.z1_posterior(evidence, prev_z2, prev_action)
+            z1 = _sample(z1_mean, z1_std, generator)
+            z2_mean, z2_std = self.z2_transition(z1, prev_z2, prev_action)
+        return (z1_mean, z1_std, z1), (z2_mean, z2_std, _sample(z2_mean, z2_std, generator))
+
+    def posterior(self, evidence: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Posterior:
+        """Filter a batch of sequences: ``evidence [B, L, E]``, ``actions [B, L-1, A]`` -> ``Posterior``.
+        The loop over time runs only the small latent MLPs; images were encoded in one call."""
+        outs = []
+        prev_z2: Tensor | None = None
+        for t in range(evidence.shape[1]):
+            step = self.filter_step(evidence[:, t], prev_z2, None if t == 0 else actions[:, t - 1], generator)
+            outs.append(step)
+            prev_z2 = step[1][2]
+        stack = [torch.stack([o[i][j] for o in outs], dim=1) for i in range(2) for j in range(3)]
+        return Posterior(*stack)
+
+    def prior_z1(self, post: Posterior, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """p(z1_t | z2_{t-1}, a_{t-1}) for t >= 2 given posterior samples, in one batched call: ``[B, L-1, z1]``."""
+        return self.z1_prior(post.z2[:, :-1], actions)
+
+    def decode_observation(self, latent: Tensor) -> Tensor:
+        """``[N, z1+z2]`` -> observation means (images ``[N, 3, H, W]`` in [0, 1], states ``[N, S]``)."""
+        return self.decoder(latent)
+
+    def decode_reward(self, latent: Tensor) -> tuple[Tensor, Tensor]:
+        """``[..., z1+z2]`` -> reward mean and std ``[...]``."""
+        mean, std = self.reward_decoder(latent)
+        return mean.squeeze(-1), std.squeeze(-1)
+
+
+class Actor(nn.Module):
+    """tanh-Gaussian policy on the belief (SAC): ``[N, D]`` -> actions in [-1, 1]."""
+
+    def __init__(self, belief_size: int, action_size: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net = mlp([belief_size, *hidden, 2 * action_size])
+
+    def forward(self, belief: Tensor, generator: torch.Generator | None = None,
+                deterministic: bool = False) -> tuple[Tensor, Tensor]:
+        """Action ``[N, A]`` and its log-probability ``[N]`` (with the tanh change of variables)."""
+        mean, log_std = self.net(belief).chunk(2, dim=-1)
+        log_std = log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
+        std = log_std.exp()
+        u = mean if deterministic else _sample(mean, std, generator)
+        log_prob = (-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * torch.log(torch.tensor(2 * torch.pi))).sum(-1)
+        # log(1 - tanh(u)^2) computed stably (as in SAC's reference code)
+        log_prob = log_prob - (2.0 * (torch.log(torch.tensor(2.0)) - u - F.softplus(-2.0 * u))).sum(-1)
+        return torch.tanh(u), log_prob
+
+
+class TwinCritic(nn.Module):
+    """Two Q-networks on (belief, action) (SAC's clipped double Q)."""
+
+    def __init__(self, belief_size: int, action_size: int, hidden: tuple[int, ...]) -> None:
+        super().__init__()
+        self.q1 = mlp([belief_size + action_size, *hidden, 1])
+        self.q2 = mlp([belief_size + action_size, *hidden, 1])
+
+    def forward(self, belief: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        x = torch.cat([belief, action], dim=-1)
+        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)

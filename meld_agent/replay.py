@@ -1,0 +1,203 @@
+"""Per-task replay of whole trials (MELD Algorithm 1, line 2: one buffer B_i per train task).
+
+Every frame is stored once, as uint8, inside the trial it belongs to: a trial of ``E`` episodes of
+``T`` steps is ``L = E*T + 1`` frames (what the agent saw, the last episode's final frame included),
+``L - 1`` actions and ``L`` rewards of each kind (reward ``t`` is the one received on arriving at
+frame ``t``; frame 0 has reward 0). Sampled sequences therefore never cross a trial boundary.
+
+The memory need is checked before anything is allocated; ``storage="disk"`` keeps the arrays in
+numpy memmap files instead (e.g. 30 tasks x 1e5 frames of 64x128x3 = 69 GiB, which no 24 GiB
+machine holds in RAM).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from meld_agent.config import ReplayConfig
+
+_GIB = 2.0**30
+
+
+class TrialBatch(NamedTuple):
+    """A batch of ``B`` sequences of ``L`` frames, on the learner's device."""
+
+    obs: torch.Tensor  # uint8 [B, L, H, W, 3] or float32 [B, L, S]
+    actions: torch.Tensor  # float32 [B, L-1, A]
+    shaped_reward: torch.Tensor  # float32 [B, L]
+    sparse_reward: torch.Tensor  # float32 [B, L]
+    task: torch.Tensor  # int64 [B], index into the train tasks
+
+    def reward(self, kind: str) -> torch.Tensor:
+        """``shaped_reward`` or ``sparse_reward`` by name."""
+        return self.shaped_reward if kind == "shaped" else self.sparse_reward
+
+
+def available_memory_bytes() -> int:
+    """Memory the OS can give us now (``MemAvailable`` on Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+class TrialReplay:
+    """``num_tasks`` ring buffers of whole trials sharing one set of arrays ``[task, slot, ...]``.
+
+    ``obs_shape``: ``(H, W, 3)`` images (stored uint8) or ``(S,)`` states (stored float32).
+    Sampling draws from an owned ``np.random.Generator`` seeded with ``seed``.
+    """
+
+    def __init__(self, num_tasks: int, trial_frames: int, obs_shape: tuple[int, ...], action_size: int,
+                 config: ReplayConfig, seed: int, directory: str | None = None) -> None:
+        if trial_frames < 2:
+            raise ValueError(f"trial_frames={trial_frames}: a trial needs at least 2 frames")
+        self.config = config
+        self.num_tasks = int(num_tasks)
+        self.trial_frames = int(trial_frames)
+        self.obs_shape = tuple(obs_shape)
+        self.obs_dtype = np.dtype(np.uint8 if len(self.obs_shape) == 3 else np.float32)
+        self.action_size = int(action_size)
+        self.capacity = max(1, config.capacity_frames_per_task // self.trial_frames)  # trials per task
+        self.rng = np.random.default_rng(seed)
+        self.counts = np.zeros(self.num_tasks, dtype=np.int64)  # trials ever added per task
+        self.directory: str | None = None
+        self._owns_directory = False
+        shapes = self._shapes()
+        need = self.nbytes_needed(shapes)
+        if config.storage == "memory":
+            self._check(need, available_memory_bytes(), "memory", "use replay.storage='disk' (numpy memmap files)")
+            self.arrays = {k: np.zeros(s, dtype=d) for k, (s, d) in shapes.items()}
+        else:
+            directory = directory or config.directory
+            if directory is None:
+                directory = tempfile.mkdtemp(prefix="meld-replay-")
+                self._owns_directory = True
+            os.makedirs(directory, exist_ok=True)
+            self._check(need, shutil.disk_usage(directory).free, f"free disk at {directory}", "set replay.directory to a larger disk")
+            self.directory = directory
+            self.arrays = {k: np.lib.format.open_memmap(os.path.join(directory, f"{k}.npy"), mode="w+", dtype=d, shape=s)
+                           for k, (s, d) in shapes.items()}
+
+    # -- sizing ------------------------------------------------------------------------------
+    def _shapes(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        n, c, length = self.num_tasks, self.capacity, self.trial_frames
+        return {
+            "obs": ((n, c, length, *self.obs_shape), self.obs_dtype),
+            "actions": ((n, c, length - 1, self.action_size), np.dtype(np.float32)),
+            "shaped_reward": ((n, c, length), np.dtype(np.float32)),
+            "sparse_reward": ((n, c, length), np.dtype(np.float32)),
+        }
+
+    @staticmethod
+    def nbytes_needed(shapes: dict[str, tuple[tuple[int, ...], np.dtype]]) -> int:
+        return int(sum(np.prod(s, dtype=np.int64) * d.itemsize for s, d in shapes.values()))
+
+    def _check(self, need: int, have: int, where: str, remedy: str) -> None:
+        allowed = have * self.config.memory_headroom
+        if need > allowed:
+            frame = "x".join(map(str, self.obs_shape))
+            raise MemoryError(
+                f"replay needs {need / _GIB:.1f} GiB ({self.num_tasks} tasks x {self.capacity * self.trial_frames} frames "
+                f"of {frame} {self.obs_dtype.name}, plus actions and rewards) but only {have / _GIB:.1f} GiB of {where} is "
+                f"available ({self.config.memory_headroom:.0%} usable): {remedy}, or lower replay.capacity_frames_per_task "
+                f"(now {self.config.capacity_frames_per_task})")
+
+    # -- writing -----------------------------------------------------------------------------
+    def size(self, task: int) -> int:
+        """Trials of ``task`` currently held."""
+        return int(min(self.counts[task], self.capacity))
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.minimum(self.counts, self.capacity)
+
+    def add(self, task: int, obs: np.ndarray, actions: np.ndarray, shaped_reward: np.ndarray, sparse_reward: np.ndarray) -> None:
+        """Store one trial of ``task``: ``obs [L, *obs_shape]``, ``actions [L-1, A]``, rewards ``[L]``."""
+        if not 0 <= task < self.num_tasks:
+            raise ValueError(f"task={task} out of range (0..{self.num_tasks - 1})")
+        length = self.trial_frames
+        for name, arr, shape in (("obs", obs, (length, *self.obs_shape)), ("actions", actions, (length - 1, self.action_size)),
+                                 ("shaped_reward", shaped_reward, (length,)), ("sparse_reward", sparse_reward, (length,))):
+            if tuple(np.shape(arr)) != shape:
+                raise ValueError(f"{name} of shape {np.shape(arr)}; expected {shape}")
+        slot = int(self.counts[task] % self.capacity)
+        self.arrays["obs"][task, slot] = obs
+        self.arrays["actions"][task, slot] = actions
+        self.arrays["shaped_reward"][task, slot] = shaped_reward
+        self.arrays["sparse_reward"][task, slot] = sparse_reward
+        self.counts[task] += 1
+
+    # -- sampling ----------------------------------------------------------------------------
+    def sample(self, num_tasks: int, trials_per_task: int, device: torch.device | str = "cpu") -> TrialBatch:
+        """``num_tasks`` distinct tasks (fewer if fewer hold data), ``trials_per_task`` trials of each
+        (with replacement), whole trials or windows of ``config.sequence_length`` inside one trial."""
+        held = np.flatnonzero(self.counts > 0)
+        if held.size == 0:
+            raise RuntimeError("replay is empty: collect trials before sampling")
+        tasks = self.rng.choice(held, size=min(num_tasks, held.size), replace=False)
+        task_idx = np.repeat(tasks, trials_per_task)
+        slot_idx = self.rng.integers(0, self.sizes[task_idx])
+        length = self.trial_frames
+        window = self.config.sequence_length
+        if window is None or window >= length:
+            obs = self.arrays["obs"][task_idx, slot_idx]
+            actions = self.arrays["actions"][task_idx, slot_idx]
+            shaped = self.arrays["shaped_reward"][task_idx, slot_idx]
+            sparse = self.arrays["sparse_reward"][task_idx, slot_idx]
+        else:
+            start = self.rng.integers(0, length - window + 1, size=task_idx.size)
+            frames = start[:, None] + np.arange(window)
+            t, s = task_idx[:, None], slot_idx[:, None]
+            obs = self.arrays["obs"][t, s, frames]
+            actions = self.arrays["actions"][t, s, frames[:, :-1]]
+            shaped = self.arrays["shaped_reward"][t, s, frames]
+            sparse = self.arrays["sparse_reward"][t, s, frames]
+        as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device))
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory: str) -> list[str]:
+        """Write the filled slots and the counters to ``directory``; returns the file names written."""
+        os.makedirs(directory, exist_ok=True)
+        filled = int(self.sizes.max()) if self.num_tasks else 0
+        names = []
+        for key, arr in self.arrays.items():
+            np.save(os.path.join(directory, f"replay_{key}.npy"), np.ascontiguousarray(arr[:, :filled]))
+            names.append(f"replay_{key}.npy")
+        meta = {"counts": self.counts.tolist(), "rng": self.rng.bit_generator.state, "capacity": self.capacity,
+                "trial_frames": self.trial_frames, "obs_shape": list(self.obs_shape), "num_tasks": self.num_tasks}
+        with open(os.path.join(directory, "replay.json"), "w") as f:
+            json.dump(meta, f)
+        names.append("replay.json")
+        return names
+
+    def load(self, directory: str) -> None:
+        """Restore what ``save`` wrote (shapes must agree with this buffer's)."""
+        with open(os.path.join(directory, "replay.json")) as f:
+            meta: dict[str, Any] = json.load(f)
+        mine = {"capacity": self.capacity, "trial_frames": self.trial_frames, "obs_shape": list(self.obs_shape), "num_tasks": self.num_tasks}
+        theirs = {k: meta[k] for k in mine}
+        if theirs != mine:
+            raise ValueError(f"replay in {directory} has layout {theirs}; this agent's is {mine}")
+        for key, arr in self.arrays.items():
+            data = np.load(os.path.join(directory, f"replay_{key}.npy"), mmap_mode="r")
+            arr[:, : data.shape[1]] = data
+        self.counts = np.asarray(meta["counts"], dtype=np.int64)
+        self.rng.bit_generator.state = meta["rng"]
+
+    def close(self) -> None:
+        """Drop the arrays; remove the memmap folder if this buffer made it."""
+        self.arrays = {}
+        if self._owns_directory and self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,117 @@
+"""Meta-train MELD on an environment's train tasks, evaluating on held-out tasks as it goes.
+
+    python -m meld_agent.train --env meld/Nav2D-v0 --steps 200000 --out runs/nav
+    python -m meld_agent.train --out runs/nav --steps 200000 --resume        # after a kill: continues exactly
+    python -m meld_agent.train --env meld/Nav2D-v0 --obs-mode state --set train.model_train_ratio=0.2 ...
+
+The run folder gets ``config.json`` (and ``config.md``, the same as a table), ``metrics.csv`` and
+``tb/`` (TensorBoard: ``charts/``, ``losses/``, ``eval/``) and ``checkpoint/`` (rewritten atomically
+after every evaluation). Training proceeds in chunks of ``--eval-every`` env steps, each followed by
+an evaluation (Algorithm 2 on test tasks) and a checkpoint; the chunking is part of the run, so
+``--resume`` replays the same schedule and reaches the same weights as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from meld_agent.agent import MELD
+from meld_agent.config import MELDConfig, make_config, parse_override
+from meld_agent.context import LocalContext
+from meld_agent.evaluation import run_trials, summarize
+from meld_agent.logger import RunLogger
+
+CHECKPOINT = "checkpoint"
+
+
+def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, eval_trials: int = 1,
+          eval_tasks: int | None = None, resume: bool = False, progress: bool = True) -> dict[str, float]:
+    """Meta-train ``config`` for ``steps`` env steps into run folder ``out``; returns the last evaluation."""
+    ckpt = os.path.join(out, CHECKPOINT)
+    state_path = os.path.join(out, "trainer.json")
+    if resume:
+        with open(os.path.join(out, "config.json")) as f:
+            config = MELDConfig.from_dict(json.load(f))
+        with open(state_path) as f:
+            schedule = json.load(f)
+        eval_every, eval_trials, eval_tasks = schedule["eval_every"], schedule["eval_trials"], schedule["eval_tasks"]
+    else:
+        if os.path.exists(ckpt):
+            raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "config.json"), "w") as f:
+            f.write(config.to_json())
+        with open(os.path.join(out, "config.md"), "w") as f:
+            f.write(config.table() + "\n")
+        with open(state_path, "w") as f:
+            json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
+    agent = MELD(config)
+    if config.replay.storage == "disk" and config.replay.directory is None:
+        agent.replay_directory = os.path.join(out, "replay")
+    spent = 0
+    last_eval: dict[str, float] = {}
+    if resume and os.path.exists(ckpt):
+        extra = agent.load(ckpt)
+        spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
+    logger = RunLogger(out)
+    agent.logger = logger
+    ctx = LocalContext(agent.env_info, config.obs_mode, config.train.num_train_tasks)
+    tasks = None if eval_tasks is None else list(range(eval_tasks))
+    bar = tqdm(total=steps, initial=min(spent, steps), unit="step", disable=not progress, dynamic_ncols=True,
+               desc=f"MELD {config.env_id}")
+    try:
+        while spent < steps:
+            chunk = min(eval_every, steps - spent)
+            ctx.allow(chunk)
+            agent.meta_train(ctx, chunk)
+            spent += chunk
+            results = run_trials(agent, config.env_id, "test", tasks, eval_trials, config.obs_mode, seed=config.seed + 100_000 + spent)
+            last_eval = summarize(results)
+            logger(last_eval, int(agent.counters["env_steps"]))
+            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})
+            bar.update(chunk)
+            bar.set_postfix(stage=agent.stage, success=f"{last_eval['eval/success']:.2f}", ret=f"{last_eval['eval/return']:.1f}")
+    finally:
+        bar.close()
+        logger.close()
+        agent.close()
+    return last_eval
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m meld_agent.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default="meld/Nav2D-v0", help="environment id (default: %(default)s)")
+    p.add_argument("--steps", type=int, required=True, help="env-step budget of the whole run")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--obs-mode", choices=("pixels", "state"), default="pixels", help="state: MLP encoder, for fast checks")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
+    p.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations and checkpoints")
+    p.add_argument("--eval-trials", type=int, default=1, help="trials per test task at each evaluation")
+    p.add_argument("--eval-tasks", type=int, default=None, help="evaluate on the first N test tasks (default: all)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        overrides: dict[str, Any] = dict(parse_override(s) for s in args.set)
+        config = make_config(args.env, seed=args.seed, obs_mode=args.obs_mode, device=args.device, **overrides)
+        result = train(config, args.steps, args.out, args.eval_every, args.eval_trials, args.eval_tasks, args.resume, not args.no_progress)
+    except (ValueError, FileExistsError, FileNotFoundError, MemoryError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The updates of MELD: the latent model's ELBO step (Eq. 5 / Eq. 8) and SAC on the belief.
+
+``Learner`` composes the networks with both updates (Algorithm 1, lines 13-21): one posterior pass
+over a batch of trials serves the model loss and, detached, the actor-critic batch, so images are
+encoded once per update and no actor-critic gradient reaches the model (paper appendix A).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from meld_agent.config import MELDConfig, ModelConfig, SACConfig
+from meld_agent.losses import ElboTerms, elbo_terms, gaussian_log_prob, sac_critic_target
+from meld_agent.networks import Actor, LatentModel, Posterior, TwinCritic
+from meld_agent.replay import TrialBatch
+
+
+def reward_evidence(batch: TrialBatch, reward_input: str) -> Tensor:
+    """The reward the posterior sees ``[B, L]`` (zeros when there is none: SLAC)."""
+    if reward_input == "none":
+        return torch.zeros_like(batch.shaped_reward)
+    return batch.reward(reward_input)
+
+
+class ModelUpdate:
+    """Gradient step on -ELBO of the latent model (Eq. 5; Eq. 8 with sparse inputs, shaped targets)."""
+
+    def __init__(self, model: LatentModel, config: ModelConfig, generator: torch.Generator) -> None:
+        self.model = model
+        self.config = config
+        self.generator = generator
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+    def terms(self, batch: TrialBatch) -> tuple[ElboTerms, Posterior, dict[str, Tensor]]:
+        """ELBO terms per sequence, the posterior, and diagnostics, from one pass over the batch."""
+        model = self.model
+        b, length = batch.shaped_reward.shape
+        evidence = model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
+        post = model.posterior(evidence, batch.actions, self.generator)
+        latent = post.latent()
+        mean = model.decode_observation(latent.reshape(b * length, -1))  # all B*L frames in one call
+        if model.pixels:
+            target = batch.obs.reshape(b * length, *model.obs_shape).permute(0, 3, 1, 2).float().div_(255.0)
+            obs_lp = gaussian_log_prob(target, mean, self.config.observation_std, event_dims=3)
+        else:
+            target = batch.obs.reshape(b * length, -1).float()
+            obs_lp = gaussian_log_prob(target, mean, self.config.observation_std, event_dims=1)
+        reward_target = batch.reward(self.config.reward_target)
+        r_mean, r_std = model.decode_reward(latent)
+        r_lp = gaussian_log_prob(reward_target, r_mean, r_std)
+        prior_mean, prior_std = model.prior_z1(post, batch.actions)
+        terms = elbo_terms(obs_lp.reshape(b, length), r_lp, post.z1_mean, post.z1_std, prior_mean, prior_std)
+        with torch.no_grad():
+            extra = {"reconstruction_mse": (mean - target).pow(2).mean(), "reward_abs_error": (r_mean - reward_target).abs().mean()}
+        return terms, post, extra
+
+    def update(self, batch: TrialBatch) -> tuple[dict[str, float], Posterior]:
+        """One step; returns metrics and the posterior with gradients cut (for the actor-critic)."""
+        terms, post, extra = self.terms(batch)
+        loss = -terms.elbo(self.config.reward_weight).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip_norm)
+        self.optimizer.step()
+        metrics = {
+            "losses/model_loss": loss.item(),
+            "losses/observation_log_prob": terms.observation_log_prob.mean().item(),
+            "losses/reward_log_prob": terms.reward_log_prob.mean().item(),
+            "losses/kl": terms.kl.mean().item(),
+            "losses/reconstruction_mse": extra["reconstruction_mse"].item(),
+            "losses/reward_abs_error": extra["reward_abs_error"].item(),
+        }
+        return metrics, Posterior(*(t.detach() for t in post))
+
+
+class SACUpdate:
+    """Soft actor-critic (Haarnoja et al. 2018) on beliefs: twin critics with a Polyak-averaged
+    target, tanh-Gaussian actor, learned temperature with target entropy -|A| (paper A)."""
+
+    def __init__(self, actor: Actor, critic: TwinCritic, action_size: int, config: SACConfig, generator: torch.Generator) -> None:
+        self.actor = actor
+        self.critic = critic
+        self.critic_target = copy.deepcopy(critic).requires_grad_(False)
+        self.config = config
+        self.generator = generator
+        device = next(critic.parameters()).device
+        self.log_alpha = torch.tensor(math.log(config.initial_alpha), device=device, requires_grad=True)
+        self.target_entropy = -float(action_size) if config.target_entropy is None else config.target_entropy
+        self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=config.actor_learning_rate)
+        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_learning_rate)
+
+    def update(self, belief: Tensor, action: Tensor, reward: Tensor, next_belief: Tensor) -> dict[str, float]:
+        """One step on transitions ``(b_t [N, D], a_t [N, A], r_{t+1} [N], b_{t+1} [N, D])``."""
+        cfg = self.config
+        alpha = self.log_alpha.exp().detach()
+        with torch.no_grad():
+            next_action, next_log_prob = self.actor(next_belief, self.generator)
+            next_q1, next_q2 = self.critic_target(next_belief, next_action)
+            target = sac_critic_target(reward, next_q1, next_q2, next_log_prob, alpha, cfg.gamma)
+        q1, q2 = self.critic(belief, action)
+        critic_loss = 0.5 * ((q1 - target).pow(2).mean() + (q2 - target).pow(2).mean())
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+
+        new_action, log_prob = self.actor(belief, self.generator)
+        q1_pi, q2_pi = self.critic(belief, new_action)
+        actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()  # critic grads from this are cleared by the next critic step's zero_grad
+        self.actor_optimizer.step()
+
+        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+        self.alpha_optimizer.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_optimizer.step()
+
+        with torch.no_grad():
+            for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
+                p_target.lerp_(p, cfg.tau)
+        return {
+            "losses/critic_loss": critic_loss.item(),
+            "losses/actor_loss": actor_loss.item(),
+            "losses/alpha_loss": alpha_loss.item(),
+            "losses/alpha": alpha.item(),
+            "losses/q_mean": q1.mean().item(),
+            "losses/entropy": -log_prob.mean().item(),
+        }
+
+
+class Learner:
+    """Networks + updates of one MELD agent (one stage of appendix C's procedure).
+
+    Parameters are initialised from ``seed`` inside a forked global RNG, so the caller's global
+    torch state is neither used nor changed; sampling during updates uses an owned generator.
+    """
+
+    def __init__(self, obs_shape: tuple[int, ...], action_size: int, config: MELDConfig, seed: int, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model = LatentModel(obs_shape, action_size, config.model).to(device)
+            self.actor = Actor(self.model.belief_size, action_size, config.sac.hidden_sizes).to(device)
+            self.critic = TwinCritic(self.model.belief_size, action_size, config.sac.hidden_sizes).to(device)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed + 1)
+        self.model_update = ModelUpdate(self.model, config.model, self.generator)
+        self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator)
+
+    def train_step(self, batch: TrialBatch, model: bool = True, actor_critic: bool = True) -> dict[str, float]:
+        """Algorithm 1, lines 14-21: a model step and/or an actor-critic step on one batch of trials."""
+        metrics: dict[str, float] = {}
+        if model:
+            metrics, post = self.model_update.update(batch)
+        elif actor_critic:
+            with torch.no_grad():
+                _, post, _ = self.model_update.terms(batch)
+        if actor_critic:
+            metrics.update(self.sac_update.update(*self.transitions(post, batch)))
+        return metrics
+
+    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``sac.batch_size`` transitions drawn from the batch's sequences: beliefs b_t, b_{t+1}, the
+        action a_t between them and the critic's reward r_{t+1} (appendix C: shaped)."""
+        belief = post.belief()
+        b, length, d = belief.shape
+        reward = batch.reward(self.config.sac.critic_reward)[:, 1:].reshape(-1)
+        now = belief[:, :-1].reshape(-1, d)
+        nxt = belief[:, 1:].reshape(-1, d)
+        actions = batch.actions.reshape(-1, batch.actions.shape[-1])
+        n = now.shape[0]
+        idx = torch.randint(0, n, (min(self.config.sac.batch_size, n),), generator=self.generator, device=self.device)
+        return now[idx], actions[idx], reward[idx], nxt[idx]
+
+    def state_dict(self) -> dict[str, Any]:
+        s = self.sac_update
+        return {
+            "model": self.model.state_dict(), "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "critic_target": s.critic_target.state_dict(), "log_alpha": s.log_alpha.detach().clone(),
+            "model_optimizer": self.model_update.optimizer.state_dict(), "actor_optimizer": s.actor_optimizer.state_dict(),
+            "critic_optimizer": s.critic_optimizer.state_dict(), "alpha_optimizer": s.alpha_optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
+        s = self.sac_update
+        self.model.load_state_dict(state["model"])
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        s.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            s.log_alpha.copy_(state["log_alpha"])
+        if weights_only:
+            return
+        self.model_update.optimizer.load_state_dict(state["model_optimizer"])
+        s.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        s.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        s.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        self.generator.set_state(state["generator"])
