@@ -15,6 +15,7 @@ hardware errors read and reported.
 from __future__ import annotations
 
 import os
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,27 @@ def _sdk():
     except ImportError as exc:  # pragma: no cover - the [hardware] extra is missing
         raise ImportError("the Dynamixel driver needs the [hardware] extra: pip install 'meld-bench[hardware]'") from exc
     return dynamixel_sdk
+
+
+def _packet_handler(protocol: int):
+    """The SDK's packet handler; for Protocol 2.0 with transmit byte stuffing fixed.
+
+    dynamixel_sdk 4.1's Protocol2PacketHandler.txPacket calls `self.addStuffing(txpacket)` and
+    ignores the result, and addStuffing builds a *new* list whenever it inserts a byte: so an
+    instruction whose parameters contain FF FF FD goes out unstuffed, and the servo loses framing
+    (tests/test_hardware_dynamixel.py shows it against the simulator). Stuffing in place fixes it.
+    """
+    sdk = _sdk()
+    if protocol == 1:
+        return sdk.PacketHandler(1.0)
+
+    class StuffingProtocol2PacketHandler(sdk.Protocol2PacketHandler):
+        def addStuffing(self, packet):
+            stuffed = super().addStuffing(list(packet))
+            packet[:] = stuffed
+            return packet
+
+    return StuffingProtocol2PacketHandler()
 
 
 @dataclass
@@ -93,7 +115,7 @@ class DynamixelBus:
             ) from exc
         if not ok:
             raise DeviceNotFoundError(f"baud rate {self.baudrate} not supported by dynamixel_sdk on {self.port_name!r}")
-        self._port, self._ph = port, sdk.PacketHandler(float(self.protocol))
+        self._port, self._ph = port, _packet_handler(self.protocol)
         return self
 
     @property
@@ -126,7 +148,7 @@ class DynamixelBus:
             self.stats.transactions += 1
             try:
                 return fn(*args)
-            except (serial.SerialException, OSError, TypeError) as exc:
+            except (serial.SerialException, OSError, TypeError, termios.error) as exc:
                 # TypeError: pyserial's write on a closed fd; the SDK leaves its busy flag set
                 self._port.is_using = False
                 raise ConnectionLostError(

@@ -77,12 +77,16 @@ def stuff(body: bytes | list[int]) -> bytearray:
     return out
 
 
-def unstuff(body: bytes | bytearray) -> bytearray:
+def unstuff(body: bytes | bytearray) -> bytearray | None:
+    """Undo byte stuffing; None if the body holds an unstuffed FF FF FD (a header inside a packet,
+    which a servo's parser would take as the start of a new packet)."""
     out = bytearray()
     i = 0
     while i < len(body):
         out.append(body[i])
         if body[i] == 0xFD and len(out) >= 3 and out[-2] == 0xFF and out[-3] == 0xFF:
+            if i + 1 >= len(body) or body[i + 1] != 0xFD:
+                return None
             i += 1  # skip the stuffed FD
         i += 1
     return out
@@ -363,6 +367,7 @@ class DynamixelBusSim:
         self.writes: collections.deque[WriteRecord] = collections.deque(maxlen=100_000)
         self.packets_received = 0
         self.bad_packets_received = 0
+        self.unstuffed_packets_received = 0
         self.connected = True
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -394,7 +399,22 @@ class DynamixelBusSim:
             self.connected = False
 
     # -- faults and inspection -------------------------------------------------------------------
+    def settle(self, timeout_s: float = 1.0) -> None:
+        """Wait until every byte the driver sent has been handled (Sync Write has no reply, so
+        a test that checks a servo right after one must let the bus thread catch up)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.002)  # the pty pushes written bytes to the master through a work queue
+            with self._lock:
+                if self._master < 0:
+                    return
+                pending, _, _ = select.select([self._master], [], [], 0)
+                if not pending and not self._buffer:
+                    return
+
     def servo(self, servo_id: int) -> SimServo:
+        """A servo, brought up to date (after `settle()`); read its fields, or change them under `lock`."""
+        self.settle()
         with self._lock:
             servo = self._by_id[servo_id]
             servo.update(time.monotonic())
@@ -425,6 +445,7 @@ class DynamixelBusSim:
 
     def goal_velocity_writes(self, servo_id: int) -> list[float]:
         """Every Goal Velocity (P2) / Moving Speed (P1) a servo accepted, in rad/s."""
+        self.settle()
         servo = self._by_id[servo_id]
         item = XSeries.GOAL_VELOCITY if servo.model.protocol == 2 else MXSeriesP1.MOVING_SPEED
         with self._lock:
@@ -483,6 +504,9 @@ class DynamixelBusSim:
         self.packets_received += 1
         ok = crc16(raw[:-2]) == (raw[-2] | raw[-1] << 8)
         body = unstuff(raw[7:-2])
+        if body is None:  # unstuffed header inside: the servos lose framing and stay silent
+            self.unstuffed_packets_received += 1
+            return self._next_packet_p2()
         return raw[4], body[0], bytes(body[1:]), ok
 
     def _next_packet_p1(self) -> tuple[int, int, bytes, bool] | None:
