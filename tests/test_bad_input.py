@@ -99,3 +99,15 @@ def test_unusable_gl_backend_is_a_clear_error():
 
     with pytest.raises(ValueError, match="MUJOCO_GL='wgl' is not usable on Linux; allowed: egl, osmesa"):
         _gl.gl_context_class("wgl")
+
+
+def test_every_environment_rejects_bad_tasks_and_actions(env_id, make):
+    n = meld_envs.entry(env_id).num_test_tasks
+    with pytest.raises(ValueError, match=rf"task={n} out of range for {env_id} split 'test' \({n} tasks: 0\.\.{n - 1}"):
+        make(env_id, task=n, split="test")
+    env = make(env_id, task=0)
+    env.reset(seed=0)
+    action = np.zeros(env.action_space.shape)
+    action[-1] = np.nan
+    with pytest.raises(ValueError, match="is not finite"):
+        env.step(action)

@@ -42,3 +42,13 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "task=12 out of range" in out.stderr
     out = run("video", "meld/Nope-v0", "--out", str(tmp_path / "x.mp4"))
     assert out.returncode == 2 and "unknown environment id 'meld/Nope-v0'" in out.stderr
+
+
+def test_video_of_a_two_camera_sawyer_task(tmp_path):
+    out_file = tmp_path / "button.mp4"
+    out = run("video", "meld/ButtonPress-v0", "--task", "1", "--split", "test", "--out", str(out_file), "--quiet")
+    assert out.returncode == 0, out.stderr
+    reader = imageio.get_reader(str(out_file), format="FFMPEG")
+    frames = list(reader.iter_data())
+    reader.close()
+    assert len(frames) == 41 and frames[0].shape == (256, 512, 3)
