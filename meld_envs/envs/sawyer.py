@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from meld_envs.base import MujocoImageEnv
+from meld_envs.kinematics import Pointing, look_at, solve_ik, xyaxes_quat
 from meld_envs.tasks import Task
 
 _CONTROL_HZ = 4  # paper Table 2: 0.0025 s x 100 substeps
@@ -51,16 +52,6 @@ def metaworld_assets() -> str:
     except ImportError as e:  # pragma: no cover - a dependency of meld-bench
         raise RuntimeError("the Sawyer environments need the `metaworld` package for their meshes: pip install metaworld") from e
     return os.path.join(os.path.dirname(metaworld.__file__), "assets")
-
-
-def look_at(pos: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
-    """A camera's ``xyaxes`` (6,) so that it sits at ``pos`` and looks at ``target``."""
-    forward = np.asarray(target, float) - np.asarray(pos, float)
-    forward /= np.linalg.norm(forward)
-    x = np.cross(forward, up)
-    x /= np.linalg.norm(x)
-    y = np.cross(x, forward)
-    return np.concatenate([x, y])
 
 
 # -- decimated meshes -------------------------------------------------------------------------
@@ -192,17 +183,6 @@ def sawyer_spec() -> mujoco.MjSpec:
     return spec
 
 
-def xyaxes_quat(xyaxes: np.ndarray) -> np.ndarray:
-    """The quaternion (4,) of a frame given by its x and y axes (6,), as MJCF's ``xyaxes``."""
-    x, y = np.asarray(xyaxes[:3], float), np.asarray(xyaxes[3:], float)
-    x /= np.linalg.norm(x)
-    y -= x * (x @ y)
-    y /= np.linalg.norm(y)
-    quat = np.zeros(4)
-    mujoco.mju_mat2Quat(quat, np.column_stack([x, y, np.cross(x, y)]).ravel())
-    return quat
-
-
 def episode_reward(distance: float) -> float:
     """Eq. 7: ``-(d^2 + log(d + 1e-5))``; rewards precision near the goal (d in metres)."""
     return -(distance**2 + np.log(distance + 1e-5))
@@ -281,8 +261,8 @@ class SawyerEnv(MujocoImageEnv):
         here = self.data.site_xpos[site_id]
         offset = np.asarray(target, float) - here
         offset *= min(1.0, max_step_m / max(np.linalg.norm(offset), 1e-9))
-        q = solve_ik(self.model, self.data.qpos.copy(), site_id, self._arm_qpos, self._arm_dof, here + offset,
-                     point_down=point_down)
+        pointing = Pointing(self._ee_site, 0, _FINGERS_DOWN) if point_down else None
+        q = solve_ik(self.model, self.data.qpos.copy(), site_id, self._arm_qpos, self._arm_dof, here + offset, pointing)
         # from where the joints are, not from the servo targets: a payload's sag stays compensated
         delta = (q - self.arm_qpos()) / _MAX_JOINT_DELTA_RAD
         return delta / max(1.0, float(np.max(np.abs(delta))))
@@ -323,41 +303,11 @@ def _compiled(cls: type[SawyerEnv]) -> tuple[mujoco.MjModel, mujoco.MjModel]:
 _FINGERS_DOWN = np.array([0.0, 0.0, -1.0])  # the end-effector site's x axis is the fingers' direction
 
 
-def solve_ik(model: mujoco.MjModel, qpos: np.ndarray, site: int, qpos_adr: np.ndarray, dof_adr: np.ndarray,
-             target: np.ndarray, point_down: bool = True, iterations: int = 60, damping: float = 1e-2) -> np.ndarray:
-    """Arm joint positions (7,) that put ``site`` at ``target`` (m), the fingers pointing down.
-
-    Damped least squares from ``qpos`` on a scratch ``MjData``; joint limits respected by clipping.
-    The orientation is that of the end-effector site, whatever ``site`` is.
-    """
-    ee = model.site("endEffector").id
-    data = mujoco.MjData(model)
-    data.qpos[:] = qpos
-    lo, hi = model.jnt_range[model.dof_jntid[dof_adr]].T
-    jac_pos, jac_rot = np.zeros((3, model.nv)), np.zeros((3, model.nv))
-    for _ in range(iterations):
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        err = target - data.site_xpos[site]
-        mujoco.mj_jacSite(model, data, jac_pos, None, site)
-        jac, error = jac_pos[:, dof_adr], err
-        if point_down:
-            mujoco.mj_jacSite(model, data, None, jac_rot, ee)
-            fingers = data.site_xmat[ee].reshape(3, 3)[:, 0]
-            rot_err = np.cross(fingers, _FINGERS_DOWN)  # the rotation that points the fingers down; yaw is free
-            jac = np.vstack([jac, 0.5 * jac_rot[:, dof_adr]])
-            error = np.concatenate([err, 0.5 * rot_err])
-        step = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(len(error)), error)
-        data.qpos[qpos_adr] = np.clip(data.qpos[qpos_adr] + step, lo, hi)
-        if np.linalg.norm(err) < 1e-4:
-            break
-    return data.qpos[qpos_adr].copy()
-
-
 def _start_pose(model: mujoco.MjModel, ee_pos: tuple[float, float, float]) -> np.ndarray:
     """The arm pose (7,) with the end effector at ``ee_pos`` pointing down, from the neutral pose."""
     qpos = model.qpos0.copy()
     adr = np.array([model.jnt_qposadr[model.joint(j).id] for j in _ARM_JOINTS])
     dof = np.array([model.jnt_dofadr[model.joint(j).id] for j in _ARM_JOINTS])
     qpos[adr] = _SEED_QPOS
-    return solve_ik(model, qpos, model.site("endEffector").id, adr, dof, np.asarray(ee_pos, float), iterations=200)
+    ee = model.site("endEffector").id
+    return solve_ik(model, qpos, ee, adr, dof, np.asarray(ee_pos, float), Pointing(ee, 0, _FINGERS_DOWN), iterations=200)

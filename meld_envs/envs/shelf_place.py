@@ -8,7 +8,8 @@ import numpy as np
 
 from meld_envs import rendering
 from meld_envs.base import Measurement
-from meld_envs.envs.sawyer import GROUP_BOTH, SawyerEnv, episode_reward, xyaxes_quat
+from meld_envs.envs.sawyer import GROUP_BOTH, SawyerEnv, episode_reward
+from meld_envs.kinematics import xyaxes_quat
 from meld_envs.tasks import Task
 
 _MUG_RADIUS_M = 0.035
