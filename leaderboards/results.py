@@ -4,6 +4,7 @@ Layout under a results folder::
 
     <results>/<preset>/<agent>/<env id with '/' as '__'>/seed_<seed>.jsonl
     <results>/<preset>/<agent>/<env ...>/seed_<seed>.ckpt/          # while the run is unfinished
+    <results>/<preset>/<agent>/<env ...>/.seed_<seed>.lock          # held by the process running it
 
 A file holds one ``header`` line, one ``eval`` line per evaluation point (``index`` 0, 1, ...,
 consecutive) and, once the run is complete, an ``end`` line. Every write replaces the whole file

@@ -12,7 +12,9 @@ restored (never lost); training continues after the checkpoint's evaluation poin
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -122,8 +124,26 @@ def _save_checkpoint(spec: RunSpec, agent: Any, state: dict[str, Any]) -> None:
             shutil.rmtree(os.path.join(spec.checkpoint_dir, old), ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _exclusive(path: str):
+    """Hold an exclusive lock on ``path`` (released by the OS if the process dies)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another process is running this protocol run (lock {path} is held)") from None
+        yield
+
+
 def run(spec: RunSpec, log=print) -> dict[str, Any]:
     """Run (or resume, or skip if complete) one protocol run; returns a short summary."""
+    folder, name = os.path.split(spec.path)
+    with _exclusive(os.path.join(folder, "." + name[: -len(".jsonl")] + ".lock")):
+        return _run(spec, log)
+
+
+def _run(spec: RunSpec, log) -> dict[str, Any]:
     proto = protocol.preset(spec.preset).for_env(spec.env_id)
     agent_cls = agents.resolve_agent(spec.agent)
     path = spec.path
@@ -170,6 +190,8 @@ def run(spec: RunSpec, log=print) -> dict[str, Any]:
                     agent.meta_train(ctx, chunk)
                 except BudgetExhausted:
                     pass  # the agent tried to step past its allowance and was stopped; that is all
+                finally:
+                    ctx.allow(0)  # no training steps between meta_train calls (e.g. from act at meta-test)
                 if ctx.steps_used > eval_steps[k]:  # cannot happen through ctx; guards the invariant
                     raise RuntimeError(f"{spec}: {ctx.steps_used} env steps exceed the budget {eval_steps[k]}")
             metrics = protocol.evaluate(agent, proto, test_env)

@@ -66,6 +66,11 @@ def test_an_agent_cannot_step_past_its_allowance(how):
         assert agent.taken == ctx.steps_used == 37 and ctx.steps_remaining == 0
         ctx.allow(5)  # the next chunk's allowance; unused steps are not carried over
         assert ctx.steps_remaining == 5
+        ctx.allow(0)  # what the runner does after meta_train: train envs are closed to meta-test
+        env = ctx.make_env(1)
+        env.reset(seed=0)
+        with pytest.raises(BudgetExhausted):
+            env.step(np.zeros(2, np.float32))
     finally:
         ctx.close()
 
@@ -194,13 +199,15 @@ def test_env_all_means_every_registered_id():
     (lambda: protocol.preset("huge"), r"unknown preset 'huge'; available: paper, smoke"),
     (lambda: protocol.env_ids(["meld/Nope-v0"]), r"unknown environment 'meld/Nope-v0'; available: all, meld/CheetahVel-v0"),
     (lambda: agents.resolve_agent("nope"), r"agent 'nope' is unknown\. Available agents: random"),
-    (lambda: agents.resolve_agent("slac"), r"agent 'slac' is not available yet .*Available agents: random"),
+    (lambda: agents.resolve_agent("future"), r"agent 'future' is not available yet .*Available agents: random"),
     (lambda: agents.resolve_agent("no_such_module:Agent"), r"could not be imported"),
     (lambda: agents.resolve_agent("numpy:ndarray"), r"lacks the protocol methods meta_train"),
     (lambda: run.parse_seeds(["3-1"]), r"bad seed range"),
     (lambda: run.parse_seeds(["x"]), r"bad seed 'x'"),
 ])
-def test_bad_input_names_what_exists(bad, match):
+def test_bad_input_names_what_exists(bad, match, monkeypatch):
+    # a built-in agent whose package has not landed yet
+    monkeypatch.setitem(agents.BUILTIN_AGENTS, "future", "no_such_package.agent:Future")
     with pytest.raises(ValueError, match=match):
         bad()
 
