@@ -1,0 +1,177 @@
+"""The MELD agent as the leaderboard drives it: interface, budget, exact resume, corrupt checkpoints,
+the appendix C two-stage switch, configs and presets."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from meld_agent import MELD, LocalContext, env_spec, make_config
+from meld_agent.config import PRESETS, parse_override
+
+TINY = dict(obs_mode="state", latent1_size=8, latent2_size=16, hidden_size=32, state_hidden_size=32, feature_size=32,
+            sac__hidden_sizes=(32, 32), initial_random_trials=4, model_pretrain_ratio=0.02, collect_tasks=2,
+            tasks_per_update=2, model_batch_steps=82, model_train_ratio=0.02, ac_train_ratio=0.02, num_train_tasks=4,
+            capacity_frames_per_task=2000, sac__batch_size=32)
+
+
+def tiny(**kw):
+    return make_config("meld/Nav2D-v0", **{**TINY, **kw})
+
+
+def _params(agent):
+    return torch.cat([p.detach().flatten() for p in agent.learner.model.parameters()] +
+                     [p.detach().flatten() for p in agent.learner.actor.parameters()])
+
+
+def test_implements_the_leaderboard_interface_by_duck_typing():
+    from leaderboards.interface import Agent, EnvInfo
+
+    spec = env_spec("meld/Nav2D-v0", "state")
+    info = EnvInfo(spec.env_id, spec.observation_space, spec.action_space, spec.max_episode_steps,
+                   spec.episodes_per_trial, spec.sparse_at_test)
+    agent = MELD(info, seed=3, **{k: v for k, v in TINY.items() if k != "obs_mode"})
+    assert isinstance(agent, Agent)
+    assert agent.config.seed == 3 and agent.config.obs_mode == "state" and agent.two_stage
+    agent.reset()
+    action = agent.act(np.zeros(4, np.float32), 0.0, {"episode_in_trial": 0})
+    assert action.shape == (2,) and action.dtype == np.float32 and np.all(np.abs(action) <= 1)
+    action = agent.act(np.ones(4, np.float32), 1.0, {"episode_in_trial": 1, "episode_end": True})
+    assert np.all(np.isfinite(action))
+
+
+def test_meld_package_does_not_import_leaderboards():
+    import subprocess
+    import sys
+
+    code = "import sys, meld_agent, meld_agent.train, meld_agent.evaluate; print('leaderboards' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_meta_train_respects_the_step_budget_and_collects_whole_trials():
+    agent = MELD(tiny())
+    ctx = LocalContext(agent.env_info, "state", 4)
+    ctx.allow(250)  # 6 trials of 40 steps fit; the 10 steps left are not used
+    agent.meta_train(ctx, 250)
+    assert ctx.steps_taken == 240 and agent.counters["env_steps"] == 240
+    assert agent.replay.sizes.sum() == 6 and agent.replay.trial_frames == 41
+    ctx.allow(30)
+    agent.meta_train(ctx, 30)  # not even one trial fits
+    assert ctx.steps_taken == 240
+    agent.close()
+
+
+def test_stored_trials_hold_both_rewards_and_keep_the_belief_across_episodes():
+    agent = MELD(tiny())
+    agent.meta_train(steps=160)
+    r = agent.replay
+    held = np.flatnonzero(r.sizes)
+    shaped = r.arrays["shaped_reward"][held, 0]
+    sparse = r.arrays["sparse_reward"][held, 0]
+    assert (shaped[:, 0] == 0).all() and (shaped[:, 1:] < 0).all()  # frame 0 has reward 0; -distance after
+    assert set(np.unique(sparse)) <= {0.0, 1.0}
+    agent.close()
+
+
+def test_two_stage_switches_to_sparse_reward_inputs_and_keeps_the_data():
+    agent = MELD(tiny(stage1_env_steps=240))
+    assert agent.reward_input == "shaped" and agent.stage == 1
+    agent.meta_train(steps=240)
+    trials = agent.replay.sizes.sum()
+    agent.meta_train(steps=80)
+    assert agent.stage == 2 and agent.reward_input == "sparse"
+    assert agent.learner.config.model.reward_target == "shaped" and agent.learner.config.sac.critic_reward == "shaped"
+    assert agent.replay.sizes.sum() == trials + 2
+    agent.close()
+
+
+def test_slac_variant_is_a_configuration():
+    agent = MELD(tiny(reward_input="none"))
+    assert not agent.two_stage and agent.learner.model.reward_repeat == 0
+    agent.reset()
+    a1 = agent.act(np.zeros(4, np.float32), 0.0)
+    agent.reset()
+    agent.act_generator.manual_seed(agent.config.seed + 2)
+    agent2 = MELD(tiny(reward_input="none"))
+    agent2.reset()
+    assert np.allclose(agent2.act(np.zeros(4, np.float32), 5.0), a1)  # the reward is not seen
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    runs = []
+    for seed in (0, 0, 1):
+        agent = MELD(tiny(seed=seed))
+        agent.meta_train(steps=320)
+        runs.append(_params(agent))
+        agent.close()
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+
+
+def test_save_load_continues_exactly(tmp_path):
+    straight = MELD(tiny(stage1_env_steps=320))
+    straight.meta_train(steps=320)
+    straight.meta_train(steps=160)
+
+    first = MELD(tiny(stage1_env_steps=320))
+    first.meta_train(steps=320)
+    first.save(str(tmp_path / "ck"), extra={"budget_spent": 320})
+    first.close()
+    resumed = MELD(tiny(stage1_env_steps=320))
+    assert resumed.load(str(tmp_path / "ck")) == {"budget_spent": 320}
+    resumed.meta_train(steps=160)
+    assert resumed.stage == straight.stage == 2
+    assert torch.equal(_params(straight), _params(resumed))
+    assert np.array_equal(straight.replay.counts, resumed.replay.counts)
+    assert not os.path.exists(str(tmp_path / "ck.partial"))
+
+
+@pytest.mark.parametrize("damage", ["flip_state", "truncate_replay", "delete_manifest", "garbage_manifest"])
+def test_corrupted_checkpoint_is_a_clear_error(tmp_path, damage):
+    agent = MELD(tiny())
+    agent.meta_train(steps=160)
+    path = str(tmp_path / "ck")
+    agent.save(path)
+    if damage == "flip_state":
+        with open(os.path.join(path, "state.pt"), "r+b") as f:
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        match = "state.pt fails its SHA-256 check"
+    elif damage == "truncate_replay":
+        with open(os.path.join(path, "replay_obs.npy"), "r+b") as f:
+            f.truncate(10)
+        match = "replay_obs.npy has 10 bytes"
+    elif damage == "delete_manifest":
+        os.remove(os.path.join(path, "manifest.json"))
+        match = "manifest.json unreadable"
+    else:
+        with open(os.path.join(path, "manifest.json"), "w") as f:
+            f.write("{not json")
+        match = "manifest.json unreadable"
+    with pytest.raises(ValueError, match=f"is corrupt: {match}"):
+        MELD(tiny()).load(path)
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    agent = MELD(tiny())
+    agent.save(str(tmp_path / "ck"))
+    with pytest.raises(ValueError, match="another config"):
+        MELD(tiny(latent1_size=4)).load(str(tmp_path / "ck"))
+
+
+def test_config_overrides_presets_and_errors():
+    cfg = make_config("meld/CheetahVel-v0", model__latent2_size=64)
+    assert cfg.model.latent1_size == PRESETS["meld/CheetahVel-v0"]["model.latent1_size"] and cfg.model.latent2_size == 64
+    assert make_config("meld/Nav2D-v0").model.conv_filters == (32, 64, 128, 256, 256)
+    assert parse_override("model.latent1_size=64") == ("model.latent1_size", 64)
+    assert parse_override("reward_input=none") == ("model.reward_input", "none")
+    with pytest.raises(ValueError, match="model.reward_input='dense'; allowed: 'shaped', 'sparse', 'none'"):
+        make_config(reward_input="dense")
+    with pytest.raises(ValueError, match="unknown config field 'model.latent_size'"):
+        make_config(**{"model.latent_size": 3})
+    with pytest.raises(ValueError, match="unknown config field 'lr'"):
+        make_config(lr=1.0)
+    table = make_config().table()
+    assert "| model.latent2_size | 256 |" in table

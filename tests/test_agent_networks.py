@@ -1,0 +1,92 @@
+"""MELD's networks: encoder/decoder shapes (64x64 and 64x128), reward evidence, no AC gradient into the model."""
+import pytest
+import torch
+
+from meld_agent.config import ModelConfig, make_config
+from meld_agent.networks import ConvDecoder, ConvEncoder, LatentModel
+from meld_agent.replay import TrialBatch
+from meld_agent.update import Learner
+
+FILTERS, KERNELS = (32, 64, 128, 256, 256), (5, 3, 3, 3, 4)
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 128, 3)])
+def test_encoder_decoder_shapes_for_one_and_two_cameras(shape):
+    enc = ConvEncoder(shape, FILTERS, KERNELS)
+    frames = torch.randint(0, 255, (6, *shape), dtype=torch.uint8)
+    features = enc(frames)
+    assert features.shape == (6, 256)
+    dec = ConvDecoder(288, shape, FILTERS, KERNELS)
+    out = dec(torch.randn(6, 288))
+    assert out.shape == (6, 3, shape[0], shape[1])
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    last = [m for m in enc.net if isinstance(m, torch.nn.Conv2d)][-1]
+    assert last.kernel_size == (4, 4 * shape[1] // shape[0])  # rectangular for side-by-side cameras
+
+
+def test_encoder_rejects_an_unsupported_image():
+    with pytest.raises(ValueError, match=r"image shape \(60, 64, 3\)"):
+        ConvEncoder((60, 64, 3), FILTERS, KERNELS)
+
+
+def _model(reward_input, obs_shape=(4,)):
+    torch.manual_seed(0)
+    return LatentModel(obs_shape, 2, ModelConfig(reward_input=reward_input, latent1_size=8, latent2_size=16, hidden_size=32))
+
+
+@pytest.mark.parametrize("reward_input, changes", [("shaped", True), ("none", False)])
+def test_reward_is_evidence_in_the_posterior_unless_slac(reward_input, changes):
+    model = _model(reward_input)
+    obs, actions = torch.randn(2, 5, 4), torch.randn(2, 4, 2)
+    post = [model.posterior(model.evidence(obs, r), actions, torch.Generator().manual_seed(0))
+            for r in (torch.zeros(2, 5), torch.ones(2, 5))]
+    assert post[0].z1_mean.shape == (2, 5, 8) and post[0].belief().shape == (2, 5, 2 * (8 + 16))
+    assert (not torch.allclose(post[0].z1_mean, post[1].z1_mean)) == changes
+
+
+def test_online_filter_matches_batched_posterior():
+    model = _model("shaped")
+    obs, actions, rewards = torch.randn(1, 4, 4), torch.randn(1, 3, 2), torch.randn(1, 4)
+    evidence = model.evidence(obs, rewards)
+    post = model.posterior(evidence, actions, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    z2 = None
+    for t in range(4):
+        (m1, s1, z1), (m2, s2, z2) = model.filter_step(evidence[:, t], z2, None if t == 0 else actions[:, t - 1], g)
+        assert torch.allclose(m1, post.z1_mean[:, t], atol=1e-6) and torch.allclose(m2, post.z2_mean[:, t], atol=1e-6)
+
+
+def _batch(b=3, length=6, obs=(4,)):
+    return TrialBatch(torch.randn(b, length, *obs), torch.rand(b, length - 1, 2) * 2 - 1, torch.randn(b, length),
+                      torch.zeros(b, length), torch.zeros(b, dtype=torch.long))
+
+
+def test_actor_critic_gradients_do_not_reach_the_model():
+    cfg = make_config("meld/Nav2D-v0", obs_mode="state", latent1_size=8, latent2_size=16, hidden_size=32)
+    learner = Learner((4,), 2, cfg, seed=0, device=torch.device("cpu"))
+    before = [p.clone() for p in learner.model.parameters()]
+    actor_before = [p.clone() for p in learner.actor.parameters()]
+    metrics = learner.train_step(_batch(), model=False, actor_critic=True)
+    assert all(torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(actor_before, learner.actor.parameters()))
+    assert "losses/critic_loss" in metrics and "losses/model_loss" not in metrics
+
+
+def test_model_step_lowers_the_loss_on_a_fixed_batch():
+    cfg = make_config("meld/Nav2D-v0", obs_mode="state", latent1_size=8, latent2_size=16, hidden_size=32, model__learning_rate=1e-3)
+    learner = Learner((4,), 2, cfg, seed=0, device=torch.device("cpu"))
+    batch = _batch()
+    losses = [learner.train_step(batch, model=True, actor_critic=False)["losses/model_loss"] for _ in range(60)]
+    assert losses[-1] < losses[0] - 1.0
+
+
+def test_parameters_are_initialised_from_the_seed_without_touching_global_rng():
+    cfg = make_config("meld/Nav2D-v0", obs_mode="state")
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = Learner((4,), 2, cfg, seed=7, device=torch.device("cpu"))
+    assert torch.equal(state, torch.get_rng_state())
+    b = Learner((4,), 2, cfg, seed=7, device=torch.device("cpu"))
+    c = Learner((4,), 2, cfg, seed=8, device=torch.device("cpu"))
+    pa, pb, pc = (next(x.model.parameters()) for x in (a, b, c))
+    assert torch.equal(pa, pb) and not torch.equal(pa, pc)
