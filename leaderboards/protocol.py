@@ -122,6 +122,11 @@ def env_ids(selection: str | list[str]) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
+def expected_params(preset_name: str, env_id: str) -> dict[str, Any]:
+    """The settings a results header of ``preset_name`` on ``env_id`` must carry (as JSON)."""
+    return preset(preset_name).for_env(env_id).to_json()
+
+
 def task_split_hash(env_id: str) -> str:
     """``sha256:<hex>`` of ``env_id``'s default train and test splits (ids, indices, parameters).
 

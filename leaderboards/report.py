@@ -9,8 +9,8 @@ stratified-bootstrap confidence intervals (``leaderboards.stats``; seeded with `
   environment of the report with common seeds; with performance profiles and the probability of
   improvement between agents.
 
-Files from another protocol version, with a task-split hash other than this installation's, or
-with a truncated or malformed line are refused with the reason and not counted; the report is
+Files from another protocol version, with a task-split hash other than this installation's, with
+settings other than their preset's, or with a truncated or malformed line are refused with the reason and not counted; the report is
 still written from the rest and the exit status is 1 (``--allow-refused`` makes it 0).
 Unfinished runs appear in the learning curves but not in the scores.
 """
@@ -92,7 +92,8 @@ def load_runs(results_dir: str) -> tuple[list[Run], list[tuple[str, list[str]]]]
         except results.ResultsError as e:
             refused.append((path, [str(e)]))
             continue
-        problems = results.check_records(records, protocol_version=protocol.PROTOCOL_VERSION, split_hash=_split_hash)
+        problems = results.check_records(records, protocol_version=protocol.PROTOCOL_VERSION, split_hash=_split_hash,
+                                         expected_params=protocol.expected_params)
         if problems:
             refused.append((path, problems))
             continue
@@ -320,6 +321,7 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
+td { white-space: nowrap; }
 th { background: #f3f3f3; cursor: pointer; user-select: none; }
 th[aria-sort=ascending]::after { content: " ▲"; } th[aria-sort=descending]::after { content: " ▼"; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; } .refused { color: #a00; }

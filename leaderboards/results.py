@@ -135,12 +135,15 @@ def check_records(
     *,
     protocol_version: str,
     split_hash: Callable[[str], str] | None = None,
+    expected_params: Callable[[str, str], dict[str, Any]] | None = None,
     require_complete: bool = False,
 ) -> list[str]:
     """Every reason ``records`` may not join a leaderboard (empty when they may).
 
     ``split_hash(env_id)`` gives the current task-split hash of an environment (raising
     ``ValueError`` for an unknown one); records whose header differs are refused.
+    ``expected_params(preset, env_id)`` gives the protocol's settings of that preset and
+    environment (``ValueError`` for an unknown preset); a header with other settings is refused.
     """
     if not records:
         return ["no records"]
@@ -167,6 +170,16 @@ def check_records(
             if header["task_split_hash"] != current:
                 problems.append(f"task split hash {header['task_split_hash']} differs from this installation's "
                                 f"{current} for {header['env_id']}: the train/test tasks are not the same")
+    if expected_params is not None and not problems:
+        try:
+            expected = expected_params(header["preset"], header["env_id"])
+        except ValueError as e:
+            problems.append(f"preset {header['preset']!r} of {header['env_id']!r} is not known here ({e})")
+        else:
+            differ = sorted(k for k in set(expected) | set(params) if expected.get(k) != params.get(k))
+            if differ:
+                problems.append(f"protocol settings {', '.join(f'{k}={params.get(k)!r}' for k in differ)} differ from "
+                                f"those of preset {header['preset']!r} ({', '.join(f'{k}={expected.get(k)!r}' for k in differ)})")
     if problems:
         return problems
 

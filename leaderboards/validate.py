@@ -3,6 +3,7 @@
 Checks every ``*.jsonl`` under the folder (recursively): each line complete JSON (a truncated
 line from a killed write is refused), the schema (fields and types of header, evaluation and end
 records), the protocol version, the task-split hash against this installation's environments,
+the protocol settings against the named preset's,
 evaluation points consecutive and once each at the protocol's budgets, steps within budget, the
 run complete, and no (preset, agent, env, seed) twice. Prints every problem; exit status 0 when
 all files pass, 1 otherwise, 2 when there is nothing to check.
@@ -24,7 +25,8 @@ def validate_file(path: str, require_complete: bool = True) -> list[str]:
     except results.ResultsError as e:
         return [str(e).removeprefix(f"{path}: ")]
     return results.check_records(records, protocol_version=protocol.PROTOCOL_VERSION,
-                                 split_hash=protocol.task_split_hash, require_complete=require_complete)
+                                 split_hash=protocol.task_split_hash, expected_params=protocol.expected_params,
+                                 require_complete=require_complete)
 
 
 def validate_dir(folder: str, require_complete: bool = True) -> dict[str, list[str]]:

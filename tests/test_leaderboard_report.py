@@ -140,6 +140,11 @@ def test_validate_checks_schema_and_consistency(tmp_path):
     problems = validate.validate_file(good)
     assert any("not 0, 1, 2" in p for p in problems)
     assert any("env_steps 1000000 outside" in p for p in problems) and any("success_rate 1.5" in p for p in problems)
+    bigger_budget = fake_run(d, "lazy", ENVS[0], 0, 0.9)
+    records = results.read_records(bigger_budget)
+    records[0]["protocol_params"]["budget_steps"] = 400
+    results.write_records(bigger_budget, records)
+    assert "protocol settings budget_steps=400 differ from those of preset 'smoke' (budget_steps=200)" in validate.validate_file(bigger_budget)[0]
     unfinished = fake_run(d, "weak", ENVS[0], 0, 0.1, complete=False)
     assert "incomplete run" in validate.validate_file(unfinished)[0]
     assert validate.validate_file(unfinished, require_complete=False) == []
