@@ -104,6 +104,18 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         episodes_per_trial=2,
         summary="point robot finds a goal on a semicircle of radius 1 m; sparse reward at test time; top view",
     ),
+    EnvEntry(
+        id="meld/WidowXCableSim-v0",
+        entry_point="meld_envs.envs.widowx_cable_sim:WidowXCableSimEnv",
+        max_episode_steps=30,
+        obs_shape=(64, 128, 3),
+        control_hz=10 / 3,
+        num_train_tasks=20,
+        num_test_tasks=10,
+        task_seed=1007,
+        episodes_per_trial=2,
+        summary="MuJoCo twin of the WidowX: insert an Ethernet plug into the correct port; the reset rig turns and slides the switch",
+    ),
 )
 
 _BY_ID = {entry.id: entry for entry in ENVIRONMENTS}

@@ -14,6 +14,7 @@ HIDDEN_GOAL = {
     "meld/ShelfPlace-v0": "target",
     "meld/ButtonPress-v0": "correct_button",
     "meld/Nav2D-v0": "goal_angle",
+    "meld/WidowXCableSim-v0": "port",
 }
 
 

@@ -16,7 +16,7 @@ SHARED_CHECK = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "ch
 
 def test_every_id_is_registered_under_meld():
     assert ENV_IDS == ["meld/CheetahVel-v0", "meld/Reacher-v0", "meld/PegInsert-v0", "meld/ShelfPlace-v0",
-                       "meld/ButtonPress-v0", "meld/Nav2D-v0"]
+                       "meld/ButtonPress-v0", "meld/Nav2D-v0", "meld/WidowXCableSim-v0"]
     assert set(HIDDEN_GOAL) == set(ENV_IDS)
     for env_id in ENV_IDS:
         assert env_id in gym.registry

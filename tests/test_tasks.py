@@ -13,16 +13,17 @@ from meld_envs import Task
 def test_default_counts(env_id):
     e = meld_envs.entry(env_id)
     expected_test = 12 if env_id == "meld/ButtonPress-v0" else 10  # DESIGN.md: multiples of its 3 buttons
-    assert len(meld_envs.tasks(env_id, "train")) == e.num_train_tasks == 30
+    expected_train = 20 if "WidowX" in env_id else 30  # paper 5.3: 20 meta-training tasks on the robot
+    assert len(meld_envs.tasks(env_id, "train")) == e.num_train_tasks == expected_train
     assert len(meld_envs.tasks(env_id, "test")) == e.num_test_tasks == expected_test
 
 
 def test_splits_are_disjoint_and_indexed(env_id):
     train, test = meld_envs.tasks(env_id, "train"), meld_envs.tasks(env_id, "test")
     assert not {t.params for t in train} & {t.params for t in test}
-    assert [t.index for t in train] == list(range(30)) and {t.split for t in train} == {"train"}
+    assert [t.index for t in train] == list(range(len(train))) and {t.split for t in train} == {"train"}
     assert {t.split for t in test} == {"test"} and {t.env_id for t in train + test} == {env_id}
-    assert len({t.params for t in train}) == 30
+    assert len({t.params for t in train}) == len(train)
 
 
 def test_splits_are_the_same_in_a_fresh_process(env_id):
@@ -33,7 +34,8 @@ def test_splits_are_the_same_in_a_fresh_process(env_id):
 
 def test_num_tasks_extends_a_split_without_changing_it(env_id):
     more = meld_envs.tasks(env_id, "train", num_tasks=100)
-    assert len(more) == 100 and more[:30] == meld_envs.tasks(env_id, "train")
+    default = meld_envs.tasks(env_id, "train")
+    assert len(more) == 100 and more[: len(default)] == default
     assert not {t.params for t in more} & {t.params for t in meld_envs.tasks(env_id, "test", num_tasks=100)}
 
 
