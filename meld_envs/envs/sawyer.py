@@ -205,7 +205,6 @@ class SawyerEnv(MujocoImageEnv):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": _CONTROL_HZ}
     # where the end effector starts (m), pointing down; the joint pose is solved once by IK
     start_ee_pos: ClassVar[tuple[float, float, float]] = (0.0, 0.55, 0.25)
-    base_state_dim: ClassVar[int] = 17  # arm qpos (7), qvel (7), end-effector position (3)
 
     def __init__(self, task: Task | int = 0, split: str = "train", *, start_noise_rad: float = 0.01,
                  **kwargs: Any) -> None:
