@@ -345,7 +345,11 @@ def _check(args) -> int:
             print("  rebooted every servo (hardware errors cleared, torque off)")
         errors = backend.hardware_errors()
         print(f"  hardware errors: {errors or 'none'}")
-        q, qdot = backend.read()
+        try:
+            q, qdot = backend.read()
+        except HardwareError as exc:
+            print(f"  state read failed: {exc}")
+            return 1
         for j, qi, lo, hi in zip(arm_config.joints, q, arm_config.lower, arm_config.upper):
             inside = "ok" if lo <= qi <= hi else "OUTSIDE LIMITS"
             print(f"  {j.name:13s} id {j.servo_id}: {qi:+.3f} rad  limits [{lo:+.2f}, {hi:+.2f}]  {inside}")
@@ -415,7 +419,9 @@ def _rig(args) -> int:
         elif args.rig_command == "set-task":
             tasks = rig_tasks(args.split)
             if not 0 <= args.task < len(tasks):
-                raise SystemExit(f"task={args.task} out of range for split {args.split!r} ({len(tasks)} tasks: 0..{len(tasks) - 1})")
+                print(f"error: task={args.task} out of range for split {args.split!r} ({len(tasks)} tasks: 0..{len(tasks) - 1})",
+                      file=sys.stderr)
+                return 2
             task = tasks[args.task]
             rig.set_task(task.rotation_deg, task.translation_m, target_port=task.target_port)
             print(f"rig at {args.split} task {args.task}: {task}")

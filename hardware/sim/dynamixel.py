@@ -627,8 +627,10 @@ class DynamixelBusSim:
                 entries = [(params[i + 1], params[i + 2], params[i]) for i in range(1, len(params) - 2, 3)]
             for sid, address, length in entries:
                 s = self._by_id.get(sid)
-                if s is None or not s.alive:
-                    break  # real servos wait for the previous one's status: the chain stops here
+                if s is None or not s.alive or s.model is AX_12A:
+                    # real servos wait for the previous one's status: the chain stops here (and the
+                    # AX-12A does not implement Bulk Read at all)
+                    break
                 self._touch([s])
                 data, error = s.read(address, length)
                 out += self._status(s, error, data)
