@@ -156,6 +156,12 @@ class DynamixelBus:
                     "(USB cable pulled, adapter reset or pty closed)"
                 ) from exc
 
+    def abort_transaction(self) -> None:
+        """Forget a transaction cut short (by a signal handler in the same thread) so the next
+        packet can go out; its late reply bytes are flushed by the next transmit."""
+        if self._port is not None:
+            self._port.is_using = False
+
     def _check_result(self, what: str, result: int, servo_id: int | None, attempt: int) -> bool:
         """True if it worked; False to retry; raises once the retries are spent."""
         if result == COMM_SUCCESS:
@@ -412,6 +418,9 @@ class DynamixelArm:
 
     def keepalive(self) -> None:
         self.read()
+
+    def abort_transaction(self) -> None:
+        self.bus.abort_transaction()
 
     def hardware_errors(self) -> dict[int, list[str]]:
         """{servo id: error names} of every servo with a hardware error (empty if all is well)."""

@@ -128,6 +128,7 @@ class WidowX:
 
     def read_state(self) -> ArmState:
         """Joint angles and velocities in one bus transaction."""
+        self._raise_fault()
         q, qdot = self._guard("read_state", self.backend.read)
         self.watchdog.io()
         self.last_state = ArmState(q, qdot, time.monotonic())
@@ -266,6 +267,9 @@ class WidowX:
             def on_sigint(signum, frame) -> None:
                 arm = ref()
                 if arm is not None:
+                    # the signal may land mid-transaction in this very thread: abandon it, the
+                    # interrupted code gets KeyboardInterrupt anyway
+                    getattr(arm.backend, "abort_transaction", lambda: None)()
                     arm.close()
                 if callable(previous):
                     previous(signum, frame)

@@ -281,3 +281,28 @@ def test_home_reaches_the_home_pose(sim):
             assert sim_arm.servo(1).qdot == 0.0
     finally:
         sim_arm.close()
+
+
+def test_ctrl_c_during_a_busy_control_loop_stops_the_arm(sim):
+    """SIGINT lands wherever the loop is, often inside a bus transaction."""
+    script = textwrap.dedent(f"""
+        from hardware.widowx import WidowX
+        from hardware.safety import SafetyConfig
+        arm = WidowX(port={sim.port!r}, safety=SafetyConfig(control_period_s=0.1))
+        print("running", flush=True)
+        while True:
+            arm.command_velocity([0.2, 0, 0, 0, 0])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        assert proc.stdout.readline().strip() == "running"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "KeyboardInterrupt" in err
+    assert sim.servo(1).qdot == 0.0 and not sim.servo(1).torque_enabled
