@@ -146,9 +146,12 @@ def eval_seed(task_index: int, trial: int) -> int:
     return int(np.random.SeedSequence([_EVAL_SEED, task_index, trial]).generate_state(1)[0])
 
 
-def env_info(proto: EnvProtocol) -> EnvInfo:
-    """What an agent is told about ``proto``'s environment before it starts."""
-    env = gym.make(proto.env_id, task=0, split="test")
+def env_info(proto: EnvProtocol, env: gym.Env | None = None) -> EnvInfo:
+    """What an agent is told about ``proto``'s environment before it starts (spaces read from
+    ``env``, or from an env made here and closed)."""
+    own = env is None
+    if own:
+        env = gym.make(proto.env_id, task=0, split="test")
     try:
         return EnvInfo(
             env_id=proto.env_id,
@@ -159,7 +162,8 @@ def env_info(proto: EnvProtocol) -> EnvInfo:
             sparse_at_test=proto.sparse_at_test,
         )
     finally:
-        env.close()
+        if own:
+            env.close()
 
 
 class ProtocolContext:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
-import glob
 import html
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,10 +83,8 @@ def _split_hash(env_id: str) -> str:
 
 def load_runs(results_dir: str) -> tuple[list[Run], list[tuple[str, list[str]]]]:
     """Accepted runs and refused files ``(path, reasons)`` under ``results_dir`` (recursively)."""
-    paths = sorted(p for p in glob.glob(os.path.join(results_dir, "**", "*.jsonl"), recursive=True)
-                   if not os.path.basename(p).startswith("."))
     runs, refused, seen = [], [], {}
-    for path in paths:
+    for path in results.find_results(results_dir):
         try:
             records = results.read_records(path)
         except results.ResultsError as e:
@@ -387,7 +385,7 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(results_dir: str, out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
-           log=print) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
+           log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
     """Build the whole report into ``out``; returns the summary and the refused files."""
     runs, refused = load_runs(results_dir)
     presets = sorted({r.preset for r in runs})

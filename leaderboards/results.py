@@ -44,6 +44,16 @@ class ResultsError(ValueError):
     """A results file that must not be counted; the message says which file, line and why."""
 
 
+def find_results(folder: str) -> list[str]:
+    """Every results file under ``folder`` (recursively), sorted; checkpoint folders and hidden
+    (temporary, lock) files are not results."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.endswith(".ckpt") and not d.startswith("."))
+        found += [os.path.join(root, f) for f in files if f.endswith(".jsonl") and not f.startswith(".")]
+    return sorted(found)
+
+
 def env_slug(env_id: str) -> str:
     return env_id.replace("/", "__")
 

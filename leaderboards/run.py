@@ -56,6 +56,7 @@ def parse_overrides(items: list[str]) -> tuple[tuple[str, Any], ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m leaderboards.run", description=__doc__,
+                                epilog=f"presets of protocol {protocol.PROTOCOL_VERSION}:\n{protocol.describe()}",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agent", required=True, help="built-in name (random, meld, ...), entry point name, or module:Class")
     p.add_argument("--env", nargs="+", required=True, help="environment ids, or 'all' for every registered id")

@@ -21,6 +21,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,14 +137,14 @@ def _exclusive(path: str):
         yield
 
 
-def run(spec: RunSpec, log=print) -> dict[str, Any]:
+def run(spec: RunSpec, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run (or resume, or skip if complete) one protocol run; returns a short summary."""
     folder, name = os.path.split(spec.path)
     with _exclusive(os.path.join(folder, "." + name[: -len(".jsonl")] + ".lock")):
         return _run(spec, log)
 
 
-def _run(spec: RunSpec, log) -> dict[str, Any]:
+def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
     proto = protocol.preset(spec.preset).for_env(spec.env_id)
     agent_cls = agents.resolve_agent(spec.agent)
     path = spec.path
@@ -153,16 +154,16 @@ def _run(spec: RunSpec, log) -> dict[str, Any]:
         log(f"[skip] {spec}: complete in {path}")
         return {"spec": str(spec), "path": path, "status": "complete", "success_rate": _last_success(existing)}
 
-    info = protocol.env_info(proto)
-    agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
-    header = make_header(spec, proto, agent_cls, agent)
-    if existing:
-        _check_resumable(existing[0], header, path)
-        header = existing[0]
-
-    ctx = protocol.ProtocolContext(info)
     test_env = protocol.make_test_env(proto)
+    ctx: protocol.ProtocolContext | None = None
     try:
+        info = protocol.env_info(proto, test_env)
+        agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
+        header = make_header(spec, proto, agent_cls, agent)
+        if existing:
+            _check_resumable(existing[0], header, path)
+            header = existing[0]
+        ctx = protocol.ProtocolContext(info)
         checkpoint = _latest_checkpoint(spec.checkpoint_dir)
         if checkpoint is None:
             if len(existing) > 1:
@@ -207,7 +208,8 @@ def _run(spec: RunSpec, log) -> dict[str, Any]:
         records.append({"record": "end", "env_steps": ctx.steps_used, "wall_clock_s": round(wall_clock, 3)})
         results.write_records(path, records)
     finally:
-        ctx.close()
+        if ctx is not None:
+            ctx.close()
         test_env.close()
     if not spec.keep_checkpoints:
         shutil.rmtree(spec.checkpoint_dir, ignore_errors=True)

@@ -11,7 +11,6 @@ all files pass, 1 otherwise, 2 when there is nothing to check.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import sys
 
@@ -31,8 +30,7 @@ def validate_file(path: str, require_complete: bool = True) -> list[str]:
 
 def validate_dir(folder: str, require_complete: bool = True) -> dict[str, list[str]]:
     """``{path: problems}`` for every results file under ``folder``."""
-    paths = sorted(p for p in glob.glob(os.path.join(folder, "**", "*.jsonl"), recursive=True)
-                   if not os.path.basename(p).startswith("."))
+    paths = results.find_results(folder)
     out = {p: validate_file(p, require_complete) for p in paths}
     seen: dict[tuple, str] = {}
     for p in paths:

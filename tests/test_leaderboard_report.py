@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +204,17 @@ def test_leaderboard_html_sorts_and_shows_plots_in_a_headless_browser(built_repo
     assert probe["byName"] == ["good", "weak"]
     assert dict(probe["images"]) == {n: True for n in ("curves_success.png", "curves_return.png", "adaptation.png",
                                                        "performance_profile.png", "probability_of_improvement.png")}
+
+
+def test_checkpoints_and_hidden_files_are_not_results(tmp_path, capsys):
+    d = tmp_path / "r"
+    path = fake_run(str(d), "good", ENVS[0], 0, 0.9)
+    ckpt = Path(path[: -len(".jsonl")] + ".ckpt", "eval-0002", "agent")
+    ckpt.mkdir(parents=True)
+    (ckpt / "log.jsonl").write_text("an agent's own file\n")
+    (d / ".half.jsonl.tmp").write_text("{")
+    assert results.find_results(str(d)) == [path]
+    assert validate.main([str(d)]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert validate.main([str(empty)]) == 2 and "no *.jsonl results files" in capsys.readouterr().err
