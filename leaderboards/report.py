@@ -396,7 +396,8 @@ def report(results_dir: str, out: str, *, preset: str | None = None, reps: int =
             raise ValueError(f"no accepted runs of preset {preset!r} in {results_dir}; found: {', '.join(presets) or 'none'}")
         runs = [r for r in runs if r.preset == preset]
     if not runs:
-        raise ValueError(f"no accepted results under {results_dir}" + (f" ({len(refused)} refused)" if refused else ""))
+        reasons = "".join(f"\n  {p}: {'; '.join(r)}" for p, r in refused)
+        raise ValueError(f"no accepted results under {results_dir}" + (f"; refused:{reasons}" if refused else ""))
     os.makedirs(out, exist_ok=True)
     summary = summarize(runs, reps=reps, seed=seed)
     made = make_plots(summary, out)

@@ -225,9 +225,7 @@ def check_records(
         elif any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
                  for v in r["success_per_episode"] + r["return_per_episode"]):
             problems.append(f"line {number}: per-episode values must be finite numbers")
-        tasks = sorted(t.get("task") for t in r["per_task"] if isinstance(t, dict))
-        if tasks != sorted(params["test_tasks"]):
-            problems.append(f"line {number}: per_task covers test tasks {tasks}, the protocol's are {params['test_tasks']}")
+        problems += _check_per_task(number, r["per_task"], params)
     if len(evals) > len(expected_steps):
         problems.append(f"{len(evals)} evaluation points, the protocol has {len(expected_steps)}")
     if ends:
@@ -238,3 +236,26 @@ def check_records(
     elif require_complete:
         problems.append(f"incomplete run: {len(evals)} of {len(expected_steps)} evaluation points and no end record")
     return problems
+
+
+def _check_per_task(number: int, per_task: list, params: dict[str, Any]) -> list[str]:
+    """``per_task``: one ``{"task", "success", "return"}`` per test task, with ``trials_per_task``
+    trials of ``episodes_per_trial`` booleans / finite numbers each."""
+    E, trials = params["episodes_per_trial"], params["trials_per_task"]
+    if not all(isinstance(t, dict) for t in per_task):
+        return [f"line {number}: per_task entries must be objects"]
+    tasks = [t.get("task") for t in per_task]
+    if sorted(tasks, key=repr) != sorted(params["test_tasks"], key=repr):
+        return [f"line {number}: per_task covers test tasks {tasks}, the protocol's are {params['test_tasks']}"]
+    for t in per_task:
+        success, returns = t.get("success"), t.get("return")
+        shape_ok = (isinstance(success, list) and isinstance(returns, list) and len(success) == len(returns) == trials
+                    and all(isinstance(x, list) and len(x) == E for x in success + returns))
+        if not shape_ok:
+            return [f"line {number}: per_task task {t['task']}: 'success' and 'return' must be {trials} trial(s) "
+                    f"of {E} episode(s) each"]
+        if not all(isinstance(v, bool) for x in success for v in x):
+            return [f"line {number}: per_task task {t['task']}: successes must be true/false"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for x in returns for v in x):
+            return [f"line {number}: per_task task {t['task']}: returns must be finite numbers"]
+    return []

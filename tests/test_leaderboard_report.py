@@ -141,6 +141,11 @@ def test_validate_checks_schema_and_consistency(tmp_path):
     problems = validate.validate_file(good)
     assert any("not 0, 1, 2" in p for p in problems)
     assert any("env_steps 1000000 outside" in p for p in problems) and any("success_rate 1.5" in p for p in problems)
+    ragged = fake_run(d, "ragged", ENVS[0], 0, 0.9)
+    records = results.read_records(ragged)
+    records[2]["per_task"][1]["success"] = [[True]]  # Nav2D trials have two episodes
+    results.write_records(ragged, records)
+    assert "'success' and 'return' must be 1 trial(s) of 2 episode(s) each" in validate.validate_file(ragged)[0]
     bigger_budget = fake_run(d, "lazy", ENVS[0], 0, 0.9)
     records = results.read_records(bigger_budget)
     records[0]["protocol_params"]["budget_steps"] = 400
