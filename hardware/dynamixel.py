@@ -163,9 +163,15 @@ class DynamixelBus:
             self._port.is_using = False
 
     def _check_result(self, what: str, result: int, servo_id: int | None, attempt: int) -> bool:
-        """True if it worked; False to retry; raises once the retries are spent."""
+        """True if it worked; False to retry; raises once the retries are spent.
+
+        The diagnosis looks at every attempt: any corrupted packet means the servo is there but the
+        line is bad (CommunicationError); only timeouts throughout mean it is silent."""
+        if attempt == 0:
+            self._attempts: list[tuple[int, int | None]] = []
         if result == COMM_SUCCESS:
             return True
+        self._attempts.append((result, servo_id))
         if result == COMM_RX_CORRUPT:
             self.stats.corrupt += 1
         elif result == COMM_RX_TIMEOUT:
@@ -173,17 +179,21 @@ class DynamixelBus:
         if attempt < self.retries and result in (COMM_RX_CORRUPT, COMM_RX_TIMEOUT):
             self.stats.retries += 1
             return False
-        who = f"servo {servo_id}" if servo_id is not None else "the bus"
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
-        if result == COMM_RX_TIMEOUT:
+        corrupt = sorted({sid for r, sid in self._attempts if r == COMM_RX_CORRUPT}, key=str)
+        timeouts = sorted({sid for r, sid in self._attempts if r == COMM_RX_TIMEOUT}, key=str)
+        if corrupt:
+            who = ", ".join("the bus" if sid is None else f"servo {sid}" for sid in corrupt)
+            mixed = f"; {len(self._attempts) - len([1 for r, _ in self._attempts if r == COMM_RX_CORRUPT])} timed out" if timeouts else ""
+            raise CommunicationError(
+                f"corrupted status packet (bad CRC/checksum) from {who} for {what} on {self.port_name!r} "
+                f"({tries}{mixed}): check the cable, termination and baud rate"
+            )
+        if timeouts:
+            who = "the bus" if servo_id is None else f"servo {servo_id}"
             raise ServoNotRespondingError(
                 f"{who} did not answer {what} on {self.port_name!r} ({tries}): check its power and "
                 "daisy-chain cable, and its ID/baud rate with `python -m hardware.widowx check`"
-            )
-        if result == COMM_RX_CORRUPT:
-            raise CommunicationError(
-                f"corrupted status packet (bad CRC/checksum) from {who} for {what} on {self.port_name!r} "
-                f"({tries}): check the cable, termination and baud rate"
             )
         raise CommunicationError(f"{what} on {self.port_name!r} failed: {self._ph.getTxRxResult(result)}")
 

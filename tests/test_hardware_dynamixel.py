@@ -102,7 +102,8 @@ def test_connect_sets_velocity_mode_watchdog_torque_and_the_shadow_follows(sim, 
     q = arm.read_state().q
     assert q[1] > 0.02
     # only ID 2 was addressed; the shadow (Secondary ID 2) moved with it
-    assert sim.servo(3).q == pytest.approx(sim.servo(2).q, abs=1e-3)
+    q = sim.positions()
+    assert q[3] == pytest.approx(q[2], abs=1e-6)
 
 
 def test_read_state_and_command_round_trip(sim, arm):
@@ -180,14 +181,16 @@ def test_bus_watchdog_stops_the_servos_when_the_host_goes_silent(sim, arm):
 def test_corrupted_packet_is_retried(sim, arm):
     sim.corrupt_next(1, servo_id=4)
     arm.read_state()
-    assert arm.backend.bus.stats.corrupt == 1 and arm.backend.bus.stats.retries == 1
+    stats = arm.backend.bus.stats
+    # (on a loaded machine the simulator can also miss the SDK's 34 ms timeout: retried the same way)
+    assert stats.corrupt == 1 and stats.retries == stats.corrupt + stats.timeouts
 
 
 def test_corrupted_packets_are_reported_after_the_retries(sim, arm):
     sim.corrupt_next(10, servo_id=4)
     with pytest.raises(CommunicationError, match=r"bad CRC.*servo 4.*3 attempts"):
         arm.read_state()
-    assert arm.backend.bus.stats.corrupt == 3
+    assert arm.backend.bus.stats.corrupt + arm.backend.bus.stats.timeouts == 3
     # the arm was stopped on the way out: the other servos got zero velocity and torque off
     assert not sim.servo(1).torque_enabled and sim.servo(1).goal_velocity_rad_s() == 0.0
 

@@ -420,6 +420,15 @@ class DynamixelBusSim:
             servo.update(time.monotonic())
             return servo
 
+    def positions(self) -> dict[int, float]:
+        """Every servo's true angle (rad), all at one instant."""
+        self.settle()
+        with self._lock:
+            now = time.monotonic()
+            for servo in self.servos:
+                servo.update(now)
+            return {servo.servo_id: servo.q for servo in self.servos}
+
     def mute(self, servo_id: int, muted: bool = True) -> None:
         """The servo stops answering (and stops hearing): a loose cable or a brown-out."""
         with self._lock:
