@@ -149,9 +149,17 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
     agent_cls = agents.resolve_agent(spec.agent)
     path = spec.path
 
-    existing = results.read_records(path) if os.path.exists(path) else []
+    try:
+        existing = results.read_records(path) if os.path.exists(path) else []
+    except results.ResultsError as e:
+        if _latest_checkpoint(spec.checkpoint_dir) is None:
+            raise
+        log(f"[repair] {spec}: {e}; rebuilding the file from the checkpoint")
+        existing = []
     if existing and existing[-1].get("record") == "end":
         log(f"[skip] {spec}: complete in {path}")
+        if not spec.keep_checkpoints:  # left over when a run died between its end record and the clean-up
+            shutil.rmtree(spec.checkpoint_dir, ignore_errors=True)
         return {"spec": str(spec), "path": path, "status": "complete", "success_rate": _last_success(existing)}
 
     test_env = protocol.make_test_env(proto)
@@ -176,6 +184,9 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
                 state = json.load(f)
             agent.load(os.path.join(checkpoint, "agent"))
             k = state["eval_index"]
+            if not existing:
+                _check_resumable(state["header"], header, os.path.join(checkpoint, "state.json"))
+                header = state["header"]
             records = [header] + state["records"]  # points 0..k: a lost one is rewritten, a later one dropped
             results.write_records(path, records)
             ctx.steps_used, wall_clock, start = state["env_steps"], state["wall_clock_s"], k + 1
@@ -201,7 +212,7 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
                       "wall_clock_s": round(wall_clock, 3), **metrics}
             records.append(record)
             _save_checkpoint(spec, agent, {"eval_index": k, "env_steps": ctx.steps_used,
-                                           "wall_clock_s": wall_clock, "records": records[1:]})
+                                           "wall_clock_s": wall_clock, "header": header, "records": records[1:]})
             results.write_records(path, records)
             log(f"[eval {k}/{len(eval_steps) - 1}] {spec}: {ctx.steps_used} steps, "
                 f"success {metrics['success_rate']:.2f}, returns {[round(r, 2) for r in metrics['return_per_episode']]}")

@@ -226,3 +226,15 @@ def test_meld_runs_the_smoke_protocol_and_resumes(tmp_path):
     runner.run(spec, log=logs.append)  # MELD.load on a fresh agent, then point 2 restored, not recomputed
     assert any("[resume]" in m and "point 2" in m for m in logs), logs
     assert _comparable(results.read_records(spec.path)) == _comparable(records)
+
+
+def test_a_damaged_results_file_is_rebuilt_from_the_checkpoint(tmp_path, uninterrupted):
+    spec = RunSpec(agent="random", env_id="meld/Nav2D-v0", seed=0, preset="smoke", results_dir=str(tmp_path),
+                   keep_checkpoints=True)
+    runner.run(spec, log=lambda m: None)
+    text = open(spec.path).read()
+    open(spec.path, "w").write(text[: len(text) // 2])  # e.g. a disk that filled up under another writer
+    logs: list[str] = []
+    runner.run(spec, log=logs.append)
+    assert any(m.startswith("[repair]") for m in logs), logs
+    assert _comparable(results.read_records(spec.path)) == _comparable(uninterrupted)
