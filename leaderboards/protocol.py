@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -288,5 +288,6 @@ def visible_info_keys() -> tuple[str, ...]:
     return _VISIBLE_INFO_KEYS
 
 
-def describe(presets: Mapping[str, Preset] = PRESETS) -> str:
-    return "\n".join(f"{p.name}: {p.description}" for p in presets.values())
+def describe() -> str:
+    """One line per preset: its name and what it is for."""
+    return "\n".join(f"{p.name}: {p.description}" for p in PRESETS.values())

@@ -229,3 +229,15 @@ def test_task_split_hash_is_stable_and_distinguishes_envs():
     a = protocol.task_split_hash("meld/Nav2D-v0")
     assert a == protocol.task_split_hash("meld/Nav2D-v0") and a.startswith("sha256:")
     assert a != protocol.task_split_hash("meld/CheetahVel-v0")
+
+
+def test_a_labs_agent_is_found_through_its_entry_point(tmp_path, monkeypatch):
+    """A package installed with ``[project.entry-points."meld_bench.agents"] lab-agent = ...``."""
+    (tmp_path / "lab_pkg.py").write_text("from leaderboards.random_agent import RandomAgent as LabAgent\n")
+    dist = tmp_path / "lab_pkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lab-pkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[meld_bench.agents]\nlab-agent = lab_pkg:LabAgent\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert agents.resolve_agent("lab-agent") is RandomAgent
+    assert agents.available_agents()["lab-agent"] == "lab_pkg:LabAgent"
