@@ -35,12 +35,16 @@ class ModelUpdate:
         self.generator = generator
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
+    def posterior(self, batch: TrialBatch) -> Posterior:
+        """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step."""
+        evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
+        return self.model.posterior(evidence, batch.actions, self.generator)
+
     def terms(self, batch: TrialBatch) -> tuple[ElboTerms, Posterior, dict[str, Tensor]]:
         """ELBO terms per sequence, the posterior, and diagnostics, from one pass over the batch."""
         model = self.model
         b, length = batch.shaped_reward.shape
-        evidence = model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
-        post = model.posterior(evidence, batch.actions, self.generator)
+        post = self.posterior(batch)
         latent = post.latent()
         mean = model.decode_observation(latent.reshape(b * length, -1))  # all B*L frames in one call
         if model.pixels:
@@ -161,7 +165,7 @@ class Learner:
             metrics, post = self.model_update.update(batch)
         elif actor_critic:
             with torch.no_grad():
-                _, post, _ = self.model_update.terms(batch)
+                post = self.model_update.posterior(batch)
         if actor_critic:
             metrics.update(self.sac_update.update(*self.transitions(post, batch)))
         return metrics

@@ -1,0 +1,174 @@
+"""MELD update throughput at the paper's architecture, with FLOPs counted and compared with a large matmul.
+
+    .venv/bin/python benchmarks/agent_throughput.py            # ~2-3 min on 2 CPU cores
+    .venv/bin/python benchmarks/agent_throughput.py --quick    # ~30 s smoke run
+    .venv/bin/python benchmarks/agent_throughput.py --markdown-out results/agent_throughput.md
+
+Measured (random uint8 frames; the numbers do not depend on their content):
+
+* **model update**: one gradient step on the ELBO (Eq. 5) over 32 sequences x 9 frames of 64x64
+  (the batch shape of the reference SLAC PyTorch measurement in issue 4); the posterior pass it
+  makes is kept, detached, for the actor-critic.
+* **model + actor-critic update**: the above, then one SAC step on 256 transitions drawn from that
+  shared posterior pass (``Learner.train_step``), i.e. what MELD does per train step.
+* **actor-critic update alone, 256 x 9 frames**: a SAC step whose beliefs come from a no-grad
+  posterior pass over 256 sequences x 9 frames (the reference's actor-critic batch shape, which it
+  spends re-encoding images); MELD never needs this in training, it is here for the comparison.
+* FLOPs per update from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
+  forward + backward), achieved GFLOP/s, and the GFLOP/s of a 2048x2048 float32 matmul on the same
+  threads. Then the same on CUDA when present.
+
+Targets (issue 4): >= 2x the reference's 1.0 model updates/s and 0.8 actor-critic updates/s at
+the same batch shapes; >= 70% of the matmul FLOP/s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import meld_envs  # noqa: F401  (sets MUJOCO_GL before anything imports mujoco)
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from meld_agent.config import make_config
+from meld_agent.replay import TrialBatch
+from meld_agent.update import Learner
+
+REFERENCE_MODEL_UPDATES_PER_S = 1.0
+REFERENCE_AC_UPDATES_PER_S = 0.8
+SPEEDUP_TARGET = 2.0
+MATMUL_SHARE_TARGET = 0.7
+
+
+def matmul_gflops(device: torch.device, seconds: float) -> float:
+    a = torch.randn(2048, 2048, device=device)
+    b = torch.randn(2048, 2048, device=device)
+    for _ in range(3):
+        a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * 2048**3 * n / (time.perf_counter() - start) / 1e9
+
+
+def random_batch(b: int, length: int, shape: tuple[int, int, int], action_size: int, device: torch.device, seed: int = 0) -> TrialBatch:
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randint(0, 256, (b, length, *shape), dtype=torch.uint8, generator=g)
+    actions = torch.rand(b, length - 1, action_size, generator=g) * 2 - 1
+    rewards = torch.randn(b, length, generator=g)
+    return TrialBatch(obs.to(device), actions.to(device), rewards.to(device), (rewards > 1).float().to(device),
+                      torch.zeros(b, dtype=torch.long, device=device))
+
+
+def timed(fn, seconds: float, min_calls: int, device: torch.device) -> tuple[float, int]:
+    """Calls per second of ``fn`` over at least ``seconds`` and ``min_calls`` calls (after one warm-up)."""
+    fn()
+    n, start = 0, time.perf_counter()
+    while n < min_calls or time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - start), n
+
+
+def flops_of(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[int, int, int] = (64, 64, 3)) -> list[dict]:
+    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256)
+    learner = Learner(image, 6, config, seed=0, device=device)
+    model_batch = random_batch(32, 9, image, 6, device)
+    ac_batch = random_batch(256, 9, image, 6, device, seed=1)
+    cases = {
+        "model update (32 x 9 frames)": lambda: learner.train_step(model_batch, model=True, actor_critic=False),
+        "model + actor-critic update (32 x 9 frames, 256 transitions)": lambda: learner.train_step(model_batch),
+        "actor-critic update alone (256 x 9 frames re-encoded)": lambda: learner.train_step(ac_batch, model=False, actor_critic=True),
+    }
+    rows = []
+    for name, fn in cases.items():
+        flops = flops_of(fn)
+        rate, calls = timed(fn, seconds, min_calls, device)
+        rows.append({"case": name, "updates_per_s": rate, "gflop_per_update": flops / 1e9, "gflops": rate * flops / 1e9, "calls": calls})
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}; 1-min load average at the end: {load:.2f}")
+
+
+def table(device_rows: dict[str, tuple[list[dict], float]]) -> str:
+    lines = ["| Device | Update | Updates/s | GFLOP/update | Achieved GFLOP/s | % of 2048² matmul |",
+             "|---|---|---:|---:|---:|---:|"]
+    for device, (rows, peak) in device_rows.items():
+        for r in rows:
+            lines.append(f"| {device} | {r['case']} | {r['updates_per_s']:.2f} | {r['gflop_per_update']:.1f} | "
+                         f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |")
+        lines.append(f"| {device} | 2048x2048 float32 matmul | | | {peak:.1f} | 100% |")
+    return "\n".join(lines)
+
+
+def verdict(rows: list[dict], peak: float) -> str:
+    model = next(r for r in rows if r["case"].startswith("model update"))
+    combined = next(r for r in rows if r["case"].startswith("model + actor-critic"))
+    ac = next(r for r in rows if r["case"].startswith("actor-critic update alone"))
+    share = max(r["gflops"] for r in rows) / peak
+    parts = [
+        f"model updates/s {model['updates_per_s']:.2f} = {model['updates_per_s'] / REFERENCE_MODEL_UPDATES_PER_S:.1f}x the reference "
+        f"(target {SPEEDUP_TARGET:.0f}x: {'met' if model['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_MODEL_UPDATES_PER_S else 'not met'})",
+        f"actor-critic updates/s as MELD trains (shared pass, with the model step) {combined['updates_per_s']:.2f} = "
+        f"{combined['updates_per_s'] / REFERENCE_AC_UPDATES_PER_S:.1f}x the reference's 0.8 "
+        f"({'met' if combined['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_AC_UPDATES_PER_S else 'not met'}); "
+        f"re-encoding 256 x 9 frames alone: {ac['updates_per_s']:.2f}/s",
+        f"best share of the matmul FLOP/s {100 * share:.0f}% (target {100 * MATMUL_SHARE_TARGET:.0f}%: "
+        f"{'met' if share >= MATMUL_SHARE_TARGET else 'not met'})",
+    ]
+    return "; ".join(parts) + "."
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="short timings (smoke run)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = cores)")
+    p.add_argument("--markdown-out", default=None, help="also write the table to this file")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seconds, min_calls = (2.0, 2) if args.quick else (20.0, 5)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    results = {}
+    for device in devices:
+        peak = matmul_gflops(device, 1.0 if args.quick else 3.0)
+        rows = measure(device, seconds, min_calls)
+        results[device.type] = (rows, peak)
+    out = [table(results), "", f"Machine: {machine()}.", ""]
+    for device, (rows, peak) in results.items():
+        out.append(f"{device}: {verdict(rows, peak)}")
+    text = "\n".join(out)
+    print(text)
+    if args.markdown_out:
+        os.makedirs(os.path.dirname(args.markdown_out) or ".", exist_ok=True)
+        with open(args.markdown_out, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Learning curves of MELD runs: held-out success and return per episode of the trial vs env steps.
+
+    python -m meld_agent.plots runs/nav runs/nav_seed1 --out nav_curve.png [--random 0.0]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from meld_agent.logger import read_metrics
+
+
+def curve_rows(run_dir: str) -> list[dict[str, float]]:
+    """One row per evaluation of a run: env_step and every ``eval/`` metric."""
+    metrics = read_metrics(run_dir)
+    steps = sorted({s for tag, points in metrics.items() if tag.startswith("eval/") for s, _ in points})
+    rows = []
+    for step in steps:
+        row: dict[str, float] = {"env_step": step}
+        for tag, points in metrics.items():
+            if tag.startswith("eval/"):
+                values = [v for s, v in points if s == step]
+                if values:
+                    row[tag] = values[-1]
+        rows.append(row)
+    return rows
+
+
+def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | None = None, title: str = "") -> None:
+    """Test success (left) and test return per trial episode (right) vs env steps, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for i, run in enumerate(run_dirs):
+        rows = curve_rows(run)
+        steps = [r["env_step"] for r in rows]
+        name = os.path.basename(os.path.normpath(run))
+        ax_s.plot(steps, [r.get("eval/success", float("nan")) for r in rows], marker="o", color=f"C{i}", label=name)
+        episodes = sorted({k for r in rows for k in r if k.startswith("eval/return_ep")})
+        for j, key in enumerate(episodes):
+            ax_r.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", color=f"C{i}", ls=["-", "--", ":"][j % 3],
+                      label=f"{name} ep{key[-1]}")
+    if random_success is not None:
+        ax_s.axhline(random_success, color="k", ls=":", label="random policy")
+    ax_s.set_xlabel("env steps")
+    ax_s.set_ylabel("test success (last episode)")
+    ax_s.set_ylim(-0.02, 1.02)
+    ax_r.set_xlabel("env steps")
+    ax_r.set_ylabel("test return per episode")
+    ax_s.legend(fontsize=7)
+    ax_r.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m meld_agent.plots", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--out", required=True, help="image file to write")
+    p.add_argument("--random", type=float, default=None, help="random-policy success, drawn as a line")
+    p.add_argument("--title", default="")
+    args = p.parse_args(argv)
+    plot_learning_curves(args.runs, args.out, args.random, args.title)
+    for run in args.runs:
+        print(run)
+        for row in curve_rows(run):
+            print("  " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
