@@ -36,15 +36,6 @@ RIG_BAUDRATE = 115200
 
 
 @dataclass(frozen=True)
-class RigTask:
-    """One WidowX task: the switch's pose on the rig and which port the plug must go into."""
-
-    rotation_deg: float
-    translation_m: float
-    target_port: int
-
-
-@dataclass(frozen=True)
 class RigStatus:
     state: str
     homed: bool
@@ -84,28 +75,6 @@ def shaped_distance(gripper_pose: np.ndarray, goal_pose: np.ndarray) -> float:
     reward (meta-training only) is its negative."""
     translation, rotation = pose_distance(gripper_pose, goal_pose)
     return translation + rotation
-
-
-def rig_tasks(split: str = "train", *, seed: int = 2020) -> list[RigTask]:
-    """The WidowX task list: 20 train / 10 test, deterministic and disjoint.
-
-    Rotation uniform in -8..8 deg (0.5 deg steps), translation uniform in -10..10 mm (1 mm
-    steps), target port uniform over the switch's ports (appendix E)."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split={split!r}; allowed: 'train' or 'test'")
-    rng = np.random.default_rng(seed)
-    tasks: list[RigTask] = []
-    seen = set()
-    while len(tasks) < 30:
-        task = RigTask(
-            rotation_deg=float(rng.integers(-16, 17) * 0.5),
-            translation_m=float(rng.integers(-10, 11) * 0.001),
-            target_port=int(rng.integers(0, N_PORTS)),
-        )
-        if task not in seen:
-            seen.add(task)
-            tasks.append(task)
-    return tasks[:20] if split == "train" else tasks[20:]
 
 
 class ResetRig:

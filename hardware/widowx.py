@@ -414,21 +414,31 @@ def _teleop(args) -> int:
 
 
 def _rig(args) -> int:
-    from hardware.rig import ResetRig, rig_tasks
+    from hardware.rig import ResetRig
 
+    task = None
+    if args.rig_command == "set-task":
+        # the tasks are meld/WidowXCable-v0's: one definition, in the environment suite (a lab tool's
+        # only import of meld_envs, made here so that the drivers themselves never need it)
+        import meld_envs
+
+        try:
+            task = meld_envs.tasks("meld/WidowXCable-v0", args.split)[args.task] if args.task >= 0 else None
+        except IndexError:
+            task = None
+        if task is None:
+            n = len(meld_envs.tasks("meld/WidowXCable-v0", args.split))
+            print(f"error: task={args.task} out of range for meld/WidowXCable-v0 split {args.split!r} ({n} tasks: 0..{n - 1})",
+                  file=sys.stderr)
+            return 2
     with ResetRig(port=args.rig_port) as rig:
         if args.rig_command == "home":
             rig.home()
             print(f"rig homed: {rig.pose()}")
         elif args.rig_command == "set-task":
-            tasks = rig_tasks(args.split)
-            if not 0 <= args.task < len(tasks):
-                print(f"error: task={args.task} out of range for split {args.split!r} ({len(tasks)} tasks: 0..{len(tasks) - 1})",
-                      file=sys.stderr)
-                return 2
-            task = tasks[args.task]
-            rig.set_task(task.rotation_deg, task.translation_m, target_port=task.target_port)
-            print(f"rig at {args.split} task {args.task}: {task}")
+            p = task.params
+            rig.set_task(p["rotation_deg"], p["translation_m"], target_port=p["port"])
+            print(f"rig at {task!r}")
         elif args.rig_command == "status":
             print(rig.status())
     return 0

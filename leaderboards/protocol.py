@@ -114,8 +114,8 @@ def env_ids(selection: str | list[str]) -> list[str]:
     """Environment ids from ``"all"`` (every registered id, read from the registry) or ids."""
     known = [e.id for e in meld_envs.ENVIRONMENTS]
     wanted = [selection] if isinstance(selection, str) else list(selection)
-    if wanted == ["all"]:
-        return known
+    if wanted == ["all"]:  # the simulated ones: a real robot joins a sweep only when named
+        return [e.id for e in meld_envs.registry.SIMULATED]
     unknown = [w for w in wanted if w not in known]
     if unknown:
         raise ValueError(f"unknown environment {', '.join(map(repr, unknown))}; available: all, {', '.join(known)}")

@@ -14,8 +14,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [("id", "obs (H, W, C)", "episode", "control", "tasks train/test", "trial", "task")]
     for e in ENVIRONMENTS:
         rows.append((e.id, "x".join(map(str, e.obs_shape)) + " uint8", f"{e.max_episode_steps} steps",
-                     f"{e.control_hz:g} Hz", f"{e.num_train_tasks}/{e.num_test_tasks}",
-                     f"{e.episodes_per_trial} ep", e.summary))
+                     f"{e.control_hz:.3g} Hz", f"{e.num_train_tasks}/{e.num_test_tasks}",
+                     f"{e.episodes_per_trial} ep", ("[real robot] " if e.real_robot else "") + e.summary))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])

@@ -25,6 +25,7 @@ class EnvEntry:
     task_seed: int  # fixed per environment: the splits are the same on every machine
     episodes_per_trial: int  # 1 for dense-reward tasks, 2 where the test reward is sparse (paper 5.2, D.1)
     summary: str
+    real_robot: bool = False  # needs hardware attached: not made by tests, sweeps or `--env all`
 
     def env_class(self) -> type:
         module, _, name = self.entry_point.partition(":")
@@ -116,7 +117,22 @@ ENVIRONMENTS: tuple[EnvEntry, ...] = (
         episodes_per_trial=2,
         summary="MuJoCo twin of the WidowX: insert an Ethernet plug into the correct port; the reset rig turns and slides the switch",
     ),
+    EnvEntry(
+        id="meld/WidowXCable-v0",
+        entry_point="meld_envs.envs.widowx_cable:WidowXCableEnv",
+        max_episode_steps=30,
+        obs_shape=(64, 128, 3),
+        control_hz=10 / 3,
+        num_train_tasks=20,
+        num_test_tasks=10,
+        task_seed=1007,  # the twin's seed: task i is the same task on the robot and in simulation
+        episodes_per_trial=2,
+        summary="the real WidowX over serial/ROS, webcams and the reset rig (hardware/); the same tasks as its twin",
+        real_robot=True,
+    ),
 )
+
+SIMULATED: tuple[EnvEntry, ...] = tuple(e for e in ENVIRONMENTS if not e.real_robot)
 
 _BY_ID = {entry.id: entry for entry in ENVIRONMENTS}
 

@@ -4,7 +4,7 @@ import pytest
 
 import meld_envs
 
-ENV_IDS = [e.id for e in meld_envs.ENVIRONMENTS]
+ENV_IDS = [e.id for e in meld_envs.registry.SIMULATED]  # the real robot's env is tested on simulated devices
 # the task parameter that is the hidden goal: two tasks differing only in it must give the agent
 # identical frames under the same seed and actions (the goal is never drawn in observations)
 HIDDEN_GOAL = {

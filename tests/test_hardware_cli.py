@@ -12,7 +12,7 @@ import pytest
 from hardware.sim.dynamixel import DynamixelBusSim, widowx_200_servos
 from hardware.sim.rig import FakeRigController
 from hardware.sim.rosbridge import FakeRosbridge
-from hardware.rig import rig_tasks
+import meld_envs
 from hardware.widowx import main
 
 pytestmark = pytest.mark.timeout(60)
@@ -67,8 +67,8 @@ def test_rig_home_and_set_task(capsys):
     with FakeRigController() as rig:
         assert main(["rig", "home", "--rig-port", rig.port]) == 0
         assert main(["rig", "set-task", "3", "--rig-port", rig.port]) == 0
-        task = rig_tasks("train")[3]
-        assert rig.rot == pytest.approx(task.rotation_deg * 1000) and rig.trans == pytest.approx(task.translation_m * 1e6)
+        task = meld_envs.tasks("meld/WidowXCable-v0", "train")[3].params
+        assert rig.rot == pytest.approx(round(task["rotation_deg"] * 1000)) and rig.trans == pytest.approx(round(task["translation_m"] * 1e6))
         assert main(["rig", "set-task", "12", "--split", "test", "--rig-port", rig.port]) != 0
     assert "rig homed" in capsys.readouterr().out
 

@@ -5,7 +5,7 @@ import pytest
 
 from hardware.errors import ConnectionLostError, DeviceNotFoundError, RigError
 from hardware.kinematics import forward_kinematics
-from hardware.rig import ResetRig, RigGeometry, rig_tasks, shaped_distance
+from hardware.rig import ResetRig, RigGeometry, shaped_distance
 from hardware.sim.rig import FakeRigController
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,16 +69,6 @@ def test_fault_and_disconnect_are_reported(controller, rig):
 def test_missing_rig_names_the_port_and_the_simulator():
     with pytest.raises(DeviceNotFoundError, match=r"/dev/ttyACM9.*python -m hardware.sim rig"):
         ResetRig(port="/dev/ttyACM9")
-
-
-def test_tasks_are_deterministic_disjoint_and_in_range():
-    train, test = rig_tasks("train"), rig_tasks("test")
-    assert len(train) == 20 and len(test) == 10
-    assert train == rig_tasks("train") and not set(train) & set(test)
-    for t in train + test:
-        assert -8 <= t.rotation_deg <= 8 and -0.01 <= t.translation_m <= 0.01 and 0 <= t.target_port < 4
-    with pytest.raises(ValueError, match="split='val'"):
-        rig_tasks("val")
 
 
 def test_goal_pose_and_shaped_distance():
