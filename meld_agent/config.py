@@ -210,6 +210,15 @@ PRESET_SOURCES: dict[str, str] = {
 }
 
 
+def presets_table() -> str:
+    """``PRESETS`` as a Markdown table: environment, overridden field, value, source."""
+    rows = ["| environment | field | value | source |", "|---|---|---|---|"]
+    for env_id, overrides in PRESETS.items():
+        for key, value in overrides.items():
+            rows.append(f"| {env_id} | {key} | {value} | {PRESET_SOURCES[env_id]} |")
+    return "\n".join(rows)
+
+
 def _field_index() -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for section, cls in _SECTIONS.items():

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from meld_agent.agent import MELD
-from meld_agent.config import MELDConfig, make_config, parse_override
+from meld_agent.config import MELDConfig, make_config, parse_override, presets_table
 from meld_agent.context import LocalContext
 from meld_agent.evaluation import run_trials, summarize
 from meld_agent.logger import RunLogger
@@ -87,8 +87,8 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m meld_agent.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="meld/Nav2D-v0", help="environment id (default: %(default)s)")
-    p.add_argument("--steps", type=int, required=True, help="env-step budget of the whole run")
-    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--steps", type=int, default=None, help="env-step budget of the whole run")
+    p.add_argument("--out", default=None, help="run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--obs-mode", choices=("pixels", "state"), default="pixels", help="state: MLP encoder, for fast checks")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
@@ -99,12 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--show-config", action="store_true", help="print the resolved config and the preset table, then exit")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.show_config and (args.steps is None or args.out is None):
+        p.error("--steps and --out are required (or --show-config)")
     try:
         overrides: dict[str, Any] = dict(parse_override(s) for s in args.set)
         config = make_config(args.env, seed=args.seed, obs_mode=args.obs_mode, device=args.device, **overrides)
+        if args.show_config:
+            print(config.table() + "\n\nPer-environment presets:\n\n" + presets_table())
+            return 0
         result = train(config, args.steps, args.out, args.eval_every, args.eval_trials, args.eval_tasks, args.resume, not args.no_progress)
     except (ValueError, FileExistsError, FileNotFoundError, MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)

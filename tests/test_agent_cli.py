@@ -85,3 +85,12 @@ def test_pixel_run_smoke(tmp_path):
     assert out.returncode == 0, out.stderr
     state = torch.load(tmp_path / "p" / "checkpoint" / "state.pt", weights_only=True)
     assert state["counters"]["env_steps"] == 160 and state["counters"]["updates"] >= 2
+
+
+def test_show_config_prints_the_resolved_config_and_the_preset_sources():
+    out = run("meld_agent.train", "--env", "meld/CheetahVel-v0", "--show-config", "--set", "model.latent2_size=48")
+    assert out.returncode == 0, out.stderr
+    assert "| model.latent2_size | 48 |" in out.stdout and "| model.latent1_size | 64 |" in out.stdout
+    assert "reference 0_meld_dense.gin" in out.stdout
+    bad = run("meld_agent.train", "--env", "meld/Nav2D-v0", "--steps", "10", "--out", "x", "--set", "model.nope=1")
+    assert bad.returncode == 2 and "unknown config field 'model.nope'" in bad.stderr
