@@ -110,12 +110,18 @@ def preset(name: str) -> Preset:
         raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}") from None
 
 
+def all_env_ids() -> list[str]:
+    """What ``--env all`` means: every registered environment that runs unattended, read from the
+    registry (a real robot, ``real_robot=True``, joins a sweep only when named explicitly)."""
+    return [e.id for e in meld_envs.ENVIRONMENTS if not getattr(e, "real_robot", False)]
+
+
 def env_ids(selection: str | list[str]) -> list[str]:
-    """Environment ids from ``"all"`` (every registered id, read from the registry) or ids."""
+    """Environment ids from ``"all"`` (``all_env_ids()``) or from ids."""
     known = [e.id for e in meld_envs.ENVIRONMENTS]
     wanted = [selection] if isinstance(selection, str) else list(selection)
-    if wanted == ["all"]:  # the simulated ones: a real robot joins a sweep only when named
-        return [e.id for e in meld_envs.registry.SIMULATED]
+    if wanted == ["all"]:
+        return all_env_ids()
     unknown = [w for w in wanted if w not in known]
     if unknown:
         raise ValueError(f"unknown environment {', '.join(map(repr, unknown))}; available: all, {', '.join(known)}")

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=f"presets of protocol {protocol.PROTOCOL_VERSION}:\n{protocol.describe()}",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agent", required=True, help="built-in name (random, meld, ...), entry point name, or module:Class")
-    p.add_argument("--env", nargs="+", required=True, help="environment ids, or 'all' for every registered id")
+    p.add_argument("--env", nargs="+", required=True,
+                   help="environment ids, or 'all' for every registered id except real-robot ones")
     p.add_argument("--seeds", nargs="+", help="seeds or inclusive ranges (0-9); default: the preset's")
     p.add_argument("--preset", default="paper", help=f"protocol preset ({', '.join(protocol.PRESETS)}); default paper")
     p.add_argument("--results", default="results", help="results folder (default: results/)")

@@ -190,8 +190,10 @@ def test_budget_and_evaluation_points_of_the_presets():
     assert protocol.preset("smoke").for_env("meld/Nav2D-v0").eval_steps == [0, 100, 200]
 
 
-def test_env_all_means_every_registered_id():
-    assert protocol.env_ids("all") == [e.id for e in meld_envs.ENVIRONMENTS]
+def test_env_all_means_every_registered_id_but_real_robots():
+    expected = [e.id for e in meld_envs.ENVIRONMENTS if not getattr(e, "real_robot", False)]
+    assert protocol.env_ids("all") == expected and "meld/Nav2D-v0" in expected
+    assert all(protocol.env_ids([e.id]) == [e.id] for e in meld_envs.ENVIRONMENTS)  # any id by name
     assert protocol.env_ids(["meld/Nav2D-v0", "meld/Nav2D-v0"]) == ["meld/Nav2D-v0"]
 
 
