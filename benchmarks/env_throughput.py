@@ -87,6 +87,22 @@ def measure(fn: Callable[[], None], seconds: float, warmup_seconds: float, min_c
             return Rate(n, elapsed)
 
 
+def measure_pair(a: Callable[[], None], b: Callable[[], None], seconds: float, warmup_seconds: float,
+                 min_calls: int, rounds: int = 5) -> tuple[Rate, Rate]:
+    """``a`` and ``b`` timed in alternating rounds; each one's median round.
+
+    Two costs that are compared with each other (a frame's rendering and a step's physics) are
+    measured under the same load this way, even when the machine's load drifts.
+    """
+    a_rounds, b_rounds = [], []
+    for r in range(rounds):
+        warm = warmup_seconds if r == 0 else 0.0
+        a_rounds.append(measure(a, seconds / rounds, warm, max(2, min_calls // rounds)))
+        b_rounds.append(measure(b, seconds / rounds, warm, max(2, min_calls // rounds)))
+    median = lambda rates: sorted(rates, key=lambda x: x.ms_per_call)[len(rates) // 2]  # noqa: E731
+    return median(a_rounds), median(b_rounds)
+
+
 def stepper(env: gym.Env, render: bool = False, seed: int = 0) -> Callable[[], None]:
     """One random-action step (plus ``env.render()`` when ``render``); resets at episode end."""
     env.reset(seed=seed)
@@ -172,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         pixels = run(stepper(env))
         u = env.unwrapped
         agent_view, data = u._agent_view, u.data
-        render = run(lambda: agent_view.render(data))
-        physics = run(lambda: mujoco.mj_step(u.model, u.data, nstep=u.frame_skip))  # one control step, no Python
+        # a frame's rendering against one control step's physics (no Python around it), same load
+        render, physics = measure_pair(lambda: agent_view.render(data),
+                                       lambda: mujoco.mj_step(u.model, u.data, nstep=u.frame_skip),
+                                       args.seconds, args.warmup, min_calls)
         renderer = gl_renderer()  # our GL context is current here
         frame = "x".join(map(str, agent_view.frame_shape))
         env.close()

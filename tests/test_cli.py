@@ -9,6 +9,14 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "meld_envs", *args], capture_output=True, text=True, timeout=300)
 
 
+def video_frames(path) -> list:
+    reader = imageio.get_reader(str(path), format="FFMPEG")
+    try:
+        return list(reader.iter_data())
+    finally:
+        reader.close()
+
+
 def test_list_shows_every_id_with_shape_length_and_tasks():
     out = run("list")
     assert out.returncode == 0, out.stderr
@@ -22,9 +30,7 @@ def test_video_writes_a_playable_file(tmp_path):
     out_file = tmp_path / "nav.mp4"
     out = run("video", "meld/Nav2D-v0", "--task", "2", "--split", "test", "--out", str(out_file), "--quiet")
     assert out.returncode == 0, out.stderr
-    reader = imageio.get_reader(str(out_file), format="FFMPEG")
-    frames = list(reader.iter_data())
-    reader.close()
+    frames = video_frames(out_file)
     assert len(frames) == 21 and frames[0].shape == (256, 256, 3)
     assert "success per episode" in out.stdout
     assert not list(tmp_path.glob("*partial*"))
@@ -48,7 +54,5 @@ def test_video_of_a_two_camera_sawyer_task(tmp_path):
     out_file = tmp_path / "button.mp4"
     out = run("video", "meld/ButtonPress-v0", "--task", "1", "--split", "test", "--out", str(out_file), "--quiet")
     assert out.returncode == 0, out.stderr
-    reader = imageio.get_reader(str(out_file), format="FFMPEG")
-    frames = list(reader.iter_data())
-    reader.close()
+    frames = video_frames(out_file)
     assert len(frames) == 41 and frames[0].shape == (256, 512, 3)
