@@ -1,0 +1,131 @@
+"""The ``python -m baselines.<name>.train`` command, shared by every baseline (MELD's run layout).
+
+    python -m baselines.pearl.train --env meld/Nav2D-v0 --steps 200000 --out runs/pearl_nav
+    python -m baselines.pearl.train --out runs/pearl_nav --steps 200000 --resume     # after a kill
+
+A run folder holds ``config.json`` / ``config.md`` (the resolved config), ``run.json`` (env, seed,
+observation mode, overrides, schedule: what ``--resume`` rebuilds the agent from), ``metrics.csv``
+and ``tb/`` (``charts/``, ``losses/``, ``eval/``, as MELD's) and ``checkpoint/``, rewritten
+atomically after every evaluation. Training proceeds in chunks of ``--eval-every`` env steps, each
+followed by an evaluation on held-out tasks (the leaderboard's meta-test: sparse rewards where the
+environment is sparse at test) and a checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from baselines.common import config as cfg
+from meld_agent.context import LocalContext, env_spec
+from meld_agent.evaluation import run_trials, summarize
+from meld_agent.logger import RunLogger
+
+CHECKPOINT = "checkpoint"
+AgentFactory = Callable[..., Any]  # (env_spec, seed=..., **overrides) -> agent
+
+
+def build_agent(agent_cls: AgentFactory, env_id: str, obs_mode: str, seed: int, overrides: dict[str, Any]) -> Any:
+    """The agent as the leaderboard would build it, on ``env_id`` in ``obs_mode``."""
+    return agent_cls(env_spec(env_id, obs_mode), seed=seed, **overrides)
+
+
+def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int = 0, obs_mode: str = "pixels",
+          overrides: dict[str, Any] | None = None, eval_every: int = 10_000, eval_trials: int = 1,
+          eval_tasks: int | None = None, resume: bool = False, progress: bool = True) -> dict[str, float]:
+    """Meta-train a baseline for ``steps`` env steps into the run folder ``out``; returns the last evaluation."""
+    ckpt = os.path.join(out, CHECKPOINT)
+    run_path = os.path.join(out, "run.json")
+    if resume:
+        if not os.path.exists(run_path):
+            raise FileNotFoundError(f"{out!r} is not a run folder (no run.json); start one without --resume")
+        with open(run_path) as f:
+            run = json.load(f)
+    else:
+        if os.path.exists(ckpt) or os.path.exists(run_path):
+            raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
+        run = {"env_id": env_id, "obs_mode": obs_mode, "seed": seed, "overrides": overrides or {},
+               "eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}
+    agent = build_agent(agent_cls, run["env_id"], run["obs_mode"], run["seed"], run["overrides"])
+    if not resume:
+        os.makedirs(out, exist_ok=True)
+        with open(run_path, "w") as f:
+            json.dump(run, f, indent=1)
+        with open(os.path.join(out, "config.json"), "w") as f:
+            f.write(cfg.to_json(agent.config))
+        with open(os.path.join(out, "config.md"), "w") as f:
+            f.write(cfg.table(agent.config) + "\n")
+    spent, last_eval = 0, {}
+    if resume and os.path.exists(ckpt):
+        extra = agent.load(ckpt)
+        spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
+    logger = RunLogger(out)
+    agent.logger = logger
+    ctx = LocalContext(agent.env_info, run["obs_mode"])
+    tasks = None if run["eval_tasks"] is None else list(range(run["eval_tasks"]))
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, initial=min(spent, steps), unit="step", disable=not progress, dynamic_ncols=True,
+               desc=f"{type(agent).__name__} {run['env_id']}")
+    try:
+        while spent < steps:
+            chunk = min(run["eval_every"], steps - spent)
+            ctx.allow(chunk)
+            agent.meta_train(ctx, chunk)
+            spent += chunk
+            results = run_trials(agent, run["env_id"], "test", tasks, run["eval_trials"], run["obs_mode"],
+                                 seed=run["seed"] + 100_000 + spent)
+            last_eval = summarize(results)
+            logger(last_eval, int(agent.counters["env_steps"]))
+            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})
+            bar.update(chunk)
+            bar.set_postfix(success=f"{last_eval['eval/success']:.2f}", ret=f"{last_eval['eval/return']:.1f}")
+    finally:
+        bar.close()
+        logger.close()
+        close = getattr(agent, "close", None)
+        if callable(close):
+            close()
+    return last_eval
+
+
+def main(name: str, agent_cls: AgentFactory, doc: str, argv: list[str] | None = None,
+         show_config_extra: Callable[[], str] | None = None) -> int:
+    """The ``train`` command of baseline ``name`` (module docstring ``doc``)."""
+    p = argparse.ArgumentParser(prog=f"python -m baselines.{name}.train", description=doc.split("\n\n")[0])
+    p.add_argument("--env", default="meld/Nav2D-v0", help="environment id (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=None, help="env-step budget of the whole run")
+    p.add_argument("--out", default=None, help="run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--obs-mode", choices=("pixels", "state"), default="pixels", help="state: MLP encoder, for fast checks")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
+    p.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations and checkpoints")
+    p.add_argument("--eval-trials", type=int, default=1, help="trials per test task at each evaluation")
+    p.add_argument("--eval-tasks", type=int, default=None, help="evaluate on the first N test tasks (default: all)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--show-config", action="store_true", help="print the resolved config (and presets), then exit")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.show_config and (args.steps is None or args.out is None):
+        p.error("--steps and --out are required (or --show-config)")
+    try:
+        overrides = dict(cfg.parse_override(s) for s in args.set)
+        if args.show_config:
+            agent = build_agent(agent_cls, args.env, args.obs_mode, args.seed, overrides)
+            print(cfg.table(agent.config) + (("\n\n" + show_config_extra()) if show_config_extra else ""))
+            return 0
+        result = train(agent_cls, args.env, args.steps, args.out, args.seed, args.obs_mode, overrides, args.eval_every,
+                       args.eval_trials, args.eval_tasks, args.resume, not args.no_progress)
+    except (ValueError, FileExistsError, FileNotFoundError, MemoryError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
