@@ -1,0 +1,15 @@
+"""PEARL (Rakelly et al., ICML 2019) on MELD's conv encoder: a probabilistic context encoder over
+transitions (obs features, action, reward) combined as a product of Gaussians, KL to N(0, I)
+weighted 0.1, latent size 5; SAC conditioned on the observation's features and a sampled z; the
+context encoder learns through the critic's loss. Meta-test: explore with z from the prior, then
+act with the posterior (evaluated after exploration, as MELD section 5.1 does).
+
+    python -m leaderboards.run --agent pearl --env meld/Nav2D-v0
+    python -m baselines.pearl.train --env meld/Nav2D-v0 --steps 100000 --out runs/pearl_nav
+"""
+from baselines.pearl.agent import PEARL
+from baselines.pearl.config import PRESETS, ContextConfig, EncoderConfig, PEARLConfig, PEARLTrainConfig, make_config
+from baselines.pearl.networks import ContextEncoder, kl_to_standard_normal, product_of_gaussians
+
+__all__ = ["PEARL", "PEARLConfig", "ContextConfig", "EncoderConfig", "PEARLTrainConfig", "PRESETS", "make_config",
+           "ContextEncoder", "product_of_gaussians", "kl_to_standard_normal"]

@@ -1,0 +1,128 @@
+"""Configuration of PEARL (Rakelly et al., ICML 2019) on meld-bench: frozen dataclasses, paper
+defaults with their source, per-environment presets sized for a 2-core CPU.
+
+Sources: "paper" is Rakelly et al. 2019 (sections 4-5, appendix); "rlkit" the authors' code
+(github.com/katerakelly/oyster, ``configs/default.py``); "MELD" the shared pieces (MELD paper
+appendix A: conv encoder, SAC networks), so all agents differ only in how they infer the task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meld_agent.config import SACConfig
+
+REWARD_CHOICES = ("shaped", "sparse")
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    """The probabilistic context encoder q(z | c) (paper 4.1, Eq. 2-3)."""
+
+    latent_size: int = 5  # paper / rlkit latent_size
+    hidden_sizes: tuple[int, ...] = (200, 200, 200)  # rlkit: context encoder MLP of 3 x 200
+    kl_weight: float = 0.1  # paper: KL(q(z|c) || N(0, I)) weight beta; rlkit kl_lambda
+    learning_rate: float = 3e-4  # rlkit context_lr
+    context_size: int = 64  # transitions per task in a training context; rlkit embedding_batch_size
+    context_reward: str | None = None  # reward in the context: None = sparse where the env is sparse at test (rlkit sparse_rewards), else shaped
+    posterior_update_every: int | None = None  # also re-infer z every N steps inside an episode; None: at episode boundaries only (paper)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Observation encoder shared by the critic and the context (MELD paper A's five conv layers)."""
+
+    conv_filters: tuple[int, ...] = (32, 64, 128, 256, 256)  # MELD paper A
+    conv_kernels: tuple[int, ...] = (5, 3, 3, 3, 4)  # MELD paper A
+    feature_size: int = 256  # image features (= last conv filters); MLP width in obs_mode="state"
+    state_hidden_size: int = 256  # MLP encoder width in obs_mode="state"
+    learning_rate: float = 3e-4  # trained with the critic's loss (as the context encoder is), rlkit qf_lr
+
+
+@dataclass(frozen=True)
+class PEARLTrainConfig:
+    """Meta-training schedule (paper Algorithm 1; rlkit default.py)."""
+
+    num_train_tasks: int | None = None  # None: the environment's whole train split
+    initial_trials_per_task: int = 50  # prior-policy data before training; rlkit num_initial_steps=2000 = 50 trials of 40 steps
+    collect_tasks: int = 5  # tasks collected from per iteration; rlkit num_tasks_sample
+    posterior_trial_fraction: float = 0.5  # trials acting with z from a replay context; rlkit 400 prior + 400 extra-posterior steps
+    meta_batch: int = 16  # tasks per gradient step; rlkit meta_batch
+    batch_size: int = 256  # RL transitions per task per step; rlkit batch_size
+    train_ratio: float = 0.5  # gradient steps per env step; rlkit 2000 steps per 4000 collected
+    capacity_frames_per_task: int = 10_000  # per-task replay (MELD's size for these envs; rlkit's 1e6 holds no pixels in RAM)
+    deterministic_test: bool = True  # mean action at meta-test (rlkit evaluation)
+
+
+def _pearl_sac() -> SACConfig:
+    return SACConfig(hidden_sizes=(300, 300, 300), batch_size=256)  # rlkit net_size=300, 3 layers
+
+
+@dataclass(frozen=True)
+class PEARLConfig:
+    """One PEARL run. ``sac`` is MELD's SAC config (learning rates, gamma, tau, temperature)."""
+
+    env_id: str = "meld/Nav2D-v0"
+    seed: int = 0
+    obs_mode: str = "pixels"  # pixels (conv encoder) | state (MLP encoder)
+    device: str = "auto"
+    context: ContextConfig = field(default_factory=ContextConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    sac: SACConfig = field(default_factory=_pearl_sac)
+    train: PEARLTrainConfig = field(default_factory=PEARLTrainConfig)
+
+
+# Per-environment overrides: "cpu" = sized so that a run fits a 2-core CPU (rlkit trains on a GPU).
+PRESETS: dict[str, dict[str, Any]] = {
+    "meld/Nav2D-v0": {
+        "train.initial_trials_per_task": 2,  # cpu: 60 trials (MELD's 60 random trials, paper A)
+        "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps (as MELD's preset)
+        "train.meta_batch": 4,  # cpu
+        "train.batch_size": 64,  # cpu
+        "train.train_ratio": 0.1,  # cpu: 40 gradient steps per iteration (as MELD's preset)
+        "context.context_size": 32,  # cpu
+    },
+    "meld/CheetahVel-v0": {
+        "train.initial_trials_per_task": 2,  # cpu
+        "train.collect_tasks": 5,  # rlkit num_tasks_sample
+        "train.meta_batch": 4,  # cpu
+        "train.batch_size": 64,  # cpu
+        "train.train_ratio": 0.1,  # cpu
+        "context.context_size": 32,  # cpu
+        "context.posterior_update_every": 10,  # one-episode trials: no separate exploration episode, re-infer every 1 s
+    },
+}
+
+
+def check(config: PEARLConfig) -> PEARLConfig:
+    """``config`` if its values are allowed; a ``ValueError`` naming the bad value otherwise."""
+    c, t = config.context, config.train
+    if config.obs_mode not in ("pixels", "state"):
+        raise ValueError(f"obs_mode={config.obs_mode!r}; allowed: 'pixels', 'state'")
+    if c.context_reward is not None and c.context_reward not in REWARD_CHOICES:
+        raise ValueError(f"context.context_reward={c.context_reward!r}; allowed: None, 'shaped', 'sparse'")
+    for name, value in (("context.latent_size", c.latent_size), ("context.context_size", c.context_size),
+                        ("train.meta_batch", t.meta_batch), ("train.batch_size", t.batch_size),
+                        ("train.collect_tasks", t.collect_tasks), ("train.capacity_frames_per_task", t.capacity_frames_per_task)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r}: must be a positive integer")
+    if c.posterior_update_every is not None and c.posterior_update_every < 1:
+        raise ValueError(f"context.posterior_update_every={c.posterior_update_every!r}: a positive integer or None")
+    if not 0.0 <= t.posterior_trial_fraction <= 1.0:
+        raise ValueError(f"train.posterior_trial_fraction={t.posterior_trial_fraction!r}: must be in [0, 1]")
+    if t.train_ratio < 0 or c.kl_weight < 0:
+        raise ValueError(f"train.train_ratio={t.train_ratio!r}, context.kl_weight={c.kl_weight!r}: must be >= 0")
+    return config
+
+
+def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> PEARLConfig:
+    """The paper defaults, then ``PRESETS[env_id]``, then ``overrides`` (``section__field`` or ``section.field``)."""
+    from baselines.common.config import with_overrides
+
+    return check(with_overrides(PEARLConfig(env_id=env_id), {**PRESETS.get(env_id, {}), **overrides}))
+
+
+def presets_table() -> str:
+    rows = ["| environment | field | value |", "|---|---|---|"]
+    rows += [f"| {env} | {k} | {v} |" for env, o in PRESETS.items() for k, v in o.items()]
+    return "\n".join(rows)

@@ -1,0 +1,135 @@
+"""PEARL: the product of Gaussians against a hand computation, the context encoder learning through
+the critic, meta-test posterior sampling, the train command (resume exact), the leaderboard smoke."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.pearl import PEARL, make_config, product_of_gaussians
+from baselines.pearl.networks import kl_to_standard_normal
+from leaderboards import agents
+from leaderboards import run as lb_run
+from meld_agent.context import LocalContext, env_spec
+
+TINY = {"train.initial_trials_per_task": 0, "train.collect_tasks": 2, "train.meta_batch": 2, "train.batch_size": 16,
+        "train.train_ratio": 0.05, "context.context_size": 8, "context.hidden_sizes": [16, 16], "sac.hidden_sizes": [32, 32],
+        "encoder.feature_size": 32, "encoder.state_hidden_size": 32, "train.num_train_tasks": 4,
+        "train.capacity_frames_per_task": 400}
+
+
+def test_product_of_gaussians_matches_a_hand_computation():
+    # two factors in 1-D: N(1, 1) and N(3, 4): precision 1 + 1/4 = 5/4 -> var 0.8, mean 0.8 * (1/1 + 3/4) = 1.4
+    mean, var = product_of_gaussians(torch.tensor([[1.0], [3.0]]), torch.tensor([[1.0], [4.0]]))
+    assert torch.allclose(mean, torch.tensor([1.4])) and torch.allclose(var, torch.tensor([0.8]))
+    # per dimension and per task: [T=2, C=3, Z=2]
+    m = torch.tensor([[[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]], [[1.0, -1.0], [1.0, -1.0], [1.0, -1.0]]])
+    v = torch.tensor([[[2.0, 1.0], [2.0, 1.0], [1.0, 1.0]], [[3.0, 0.5], [3.0, 0.5], [3.0, 0.5]]])
+    mean, var = product_of_gaussians(m, v)
+    # task 0, dim 0: precisions 0.5 + 0.5 + 1 = 2 -> var 0.5; mean 0.5 * (0 + 1 + 4) = 2.5
+    assert torch.allclose(mean, torch.tensor([[2.5, 2.0], [1.0, -1.0]]))
+    assert torch.allclose(var, torch.tensor([[0.5, 1 / 3], [1.0, 0.5 / 3]]))
+    # more evidence, more certainty; one factor is itself
+    m1, v1 = product_of_gaussians(m[:, :1], v[:, :1])
+    assert torch.equal(m1, m[:, 0]) and torch.equal(v1, v[:, 0])
+    # KL(N(1, 2) || N(0, 1)) = 0.5 * (2 + 1 - 1 - ln 2)
+    assert torch.allclose(kl_to_standard_normal(torch.tensor([1.0]), torch.tensor([2.0])), torch.tensor(0.5 * (2 - np.log(2)), dtype=torch.float32))
+
+
+def test_paper_defaults_and_presets():
+    config = make_config("meld/Reacher-v0")  # no preset: the paper's values
+    assert config.context.latent_size == 5 and config.context.kl_weight == 0.1 and config.context.posterior_update_every is None
+    assert config.encoder.conv_filters == (32, 64, 128, 256, 256) and config.train.meta_batch == 16
+    assert make_config("meld/CheetahVel-v0").context.posterior_update_every == 10
+    with pytest.raises(ValueError, match="context_reward='dense'"):
+        make_config("meld/Nav2D-v0", context_reward="dense")
+
+
+def _agent(**extra):
+    spec = env_spec("meld/Nav2D-v0", "state")
+    agent = PEARL(spec, seed=0, **{k.replace(".", "__"): v for k, v in {**TINY, **extra}.items()})
+    return agent, spec
+
+
+def test_context_encoder_learns_through_the_critic_loss_and_the_actor_does_not_touch_it():
+    agent, spec = _agent()
+    ctx = LocalContext(spec, "state")
+    ctx.allow(160)
+    agent.meta_train(ctx, 160)
+    assert agent.counters["updates"] >= 1 and agent.context_reward == "sparse"  # Nav2D is sparse at test
+    learner = agent.learner
+    before = {n: p.detach().clone() for n, p in learner.context.named_parameters()}
+    enc_before = [p.detach().clone() for p in learner.encoder.parameters()]
+    metrics = learner.update(agent.sample_batch())
+    assert {"losses/critic_loss", "losses/kl", "losses/actor_loss"} <= set(metrics)
+    assert any(not torch.equal(p, before[n]) for n, p in learner.context.named_parameters())
+    assert any(not torch.equal(p, q) for p, q in zip(learner.encoder.parameters(), enc_before))
+    # the actor's loss sends no gradient into the context encoder or the observation encoder
+    batch = agent.sample_batch()
+    learner.context.zero_grad(set_to_none=True)
+    learner.encoder.zero_grad(set_to_none=True)
+    feats = learner.features(batch.obs[:, :1]).reshape(batch.obs.shape[0], -1)
+    mean, var = learner.posterior(learner.features(batch.context_obs), batch.context_actions, batch.context_rewards)
+    action, _ = learner.actor(torch.cat([feats.detach(), learner.sample_z(mean, var).detach()], -1))
+    action.sum().backward()
+    assert all(p.grad is None for p in learner.context.parameters())
+    agent.close()
+
+
+def test_meta_test_explores_with_the_prior_then_acts_with_the_posterior():
+    agent, _ = _agent()
+    obs = np.zeros(4, np.float32)
+    agent.reset()
+    prior_z = agent.z.clone()
+    for t in range(20):
+        agent.act(obs, 0.0, {"episode_in_trial": 0})
+        assert torch.equal(agent.z, prior_z)  # the whole first episode explores with one prior sample
+    agent.act(obs, 1.0, {"episode_in_trial": 1, "episode_end": True})
+    assert len(agent._context) == 20 and not torch.equal(agent.z, prior_z)  # posterior from the 20 transitions
+    agent.reset()
+    assert agent._context == [] and not torch.equal(agent.z, prior_z)  # a fresh prior sample for a new task
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300)
+
+
+def _weights(run_dir):
+    state = torch.load(os.path.join(run_dir, "checkpoint", "state.pt"), weights_only=True)
+    return torch.cat([v.flatten().float() for part in ("encoder", "context", "actor", "critic")
+                      for _, v in sorted(state["learner"][part].items())])
+
+
+def test_train_command_writes_a_run_and_resume_is_exact(tmp_path):
+    sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]
+
+    def train(out, steps):
+        return _cli("-m", "baselines.pearl.train", "--env", "meld/Nav2D-v0", "--obs-mode", "state", "--steps", str(steps),
+                    "--out", str(out), "--eval-every", "120", "--eval-tasks", "1", "--no-progress", "--threads", "1", *sets)
+
+    straight = train(tmp_path / "a", 240)
+    assert straight.returncode == 0, straight.stderr
+    tags = open(tmp_path / "a" / "metrics.csv").read()
+    for tag in ("losses/critic_loss", "losses/kl", "charts/updates_per_second", "eval/success_ep2"):
+        assert tag in tags
+    assert train(tmp_path / "b", 120).returncode == 0
+    resumed = _cli("-m", "baselines.pearl.train", "--out", str(tmp_path / "b"), "--steps", "240", "--resume", "--no-progress",
+                   "--threads", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert torch.equal(_weights(tmp_path / "a"), _weights(tmp_path / "b"))
+    shown = _cli("-m", "baselines.pearl.train", "--env", "meld/CheetahVel-v0", "--show-config")
+    assert "| context.latent_size | 5 |" in shown.stdout and "| context.kl_weight | 0.1 |" in shown.stdout
+
+
+def test_pearl_through_the_leaderboard_smoke_preset(tmp_path):
+    assert agents.resolve_agent("pearl") is PEARL
+    config = [f"{k.replace('.', '__')}={json.dumps(v)}" for k, v in TINY.items() if k != "encoder.feature_size"]
+    code = lb_run.main(["--agent", "pearl", "--env", "meld/Nav2D-v0", "--preset", "smoke", "--results", str(tmp_path),
+                        "--workers", "1", "--config", *config])
+    assert code == 0
+    lines = [json.loads(line) for line in open(tmp_path / "smoke" / "pearl" / "meld__Nav2D-v0" / "seed_0.jsonl")]
+    assert [r["record"] for r in lines].count("eval") == 3 and lines[-1]["record"] == "end"
+    assert lines[0]["agent"]["config"]["context"]["latent_size"] == 5
