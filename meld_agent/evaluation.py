@@ -66,7 +66,8 @@ def run_trials(agent: Any, env_id: str, split: str = "test", tasks: list[int] | 
 def _one_trial(agent: Any, env: gym.Env, task: int, episodes: int, seed: int, video_dir: str | None, split: str, trial: int) -> TrialResult:
     obs, _ = env.reset(seed=seed)
     agent.reset()
-    if hasattr(agent, "record_predictions"):
+    recording = getattr(agent, "record_predictions", None)
+    if recording is not None:
         agent.record_predictions = True
     frames = [env.render()] if video_dir else []
     returns, shaped, success = [0.0] * episodes, [0.0] * episodes, [False] * episodes
@@ -97,6 +98,8 @@ def _one_trial(agent: Any, env: gym.Env, task: int, episodes: int, seed: int, vi
         fps = env.metadata.get("render_fps", 10)
         imageio.mimwrite(os.path.join(video_dir, f"{split}_task{task}_trial{trial}.mp4"), frames, fps=fps, macro_block_size=1)
     predictions = list(getattr(agent, "predictions", []))
+    if recording is not None:
+        agent.record_predictions = recording
     return TrialResult(task, returns, shaped, success, rewards, shaped_rewards, predictions)
 
 

@@ -90,3 +90,26 @@ def test_parameters_are_initialised_from_the_seed_without_touching_global_rng():
     c = Learner((4,), 2, cfg, seed=8, device=torch.device("cpu"))
     pa, pb, pc = (next(x.model.parameters()) for x in (a, b, c))
     assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_sac_learns_a_contextual_bandit():
+    """The best action is +0.5 or -0.5 depending on the sign of the belief's first entry."""
+    from meld_agent.config import SACConfig
+    from meld_agent.networks import Actor, TwinCritic
+    from meld_agent.update import SACUpdate
+
+    torch.manual_seed(0)
+    actor, critic = Actor(4, 1, (32, 32)), TwinCritic(4, 1, (32, 32))
+    sac = SACUpdate(actor, critic, 1, SACConfig(gamma=0.0, initial_alpha=0.05), torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+
+    def error():
+        b = torch.randn(512, 4, generator=g)
+        return (actor(b, deterministic=True)[0][:, 0] - 0.5 * torch.sign(b[:, 0])).abs().mean().item()
+
+    before = error()
+    for _ in range(400):
+        b = torch.randn(128, 4, generator=g)
+        a = torch.rand(128, 1, generator=g) * 2 - 1
+        sac.update(b, a, -(a[:, 0] - 0.5 * torch.sign(b[:, 0])).abs(), torch.randn(128, 4, generator=g))
+    assert error() < min(0.3, before - 0.2)
