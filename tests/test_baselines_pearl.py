@@ -21,6 +21,14 @@ TINY = {"train.initial_trials_per_task": 0, "train.collect_tasks": 2, "train.met
         "train.capacity_frames_per_task": 400}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small networks: a second thread only adds contention on 2 cores
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_product_of_gaussians_matches_a_hand_computation():
     # two factors in 1-D: N(1, 1) and N(3, 4): precision 1 + 1/4 = 5/4 -> var 0.8, mean 0.8 * (1/1 + 3/4) = 1.4
     mean, var = product_of_gaussians(torch.tensor([[1.0], [3.0]]), torch.tensor([[1.0], [4.0]]))

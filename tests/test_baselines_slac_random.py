@@ -23,6 +23,14 @@ TINY_MELD = ["model.latent1_size=8", "model.latent2_size=16", "model.hidden_size
              "train.ac_train_ratio=0.02", "replay.capacity_frames_per_task=500", "sac.batch_size=32"]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small networks: a second thread only adds contention on 2 cores
+    yield
+    torch.set_num_threads(threads)
+
+
 def _flat(config) -> dict:
     out = {}
     for section, values in dataclasses.asdict(config).items():
