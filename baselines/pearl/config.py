@@ -55,7 +55,8 @@ class PEARLTrainConfig:
 
 
 def _pearl_sac() -> SACConfig:
-    return SACConfig(hidden_sizes=(300, 300, 300), batch_size=256)  # rlkit net_size=300, 3 layers
+    # rlkit: net_size=300, 3 layers; reward_scale=5 with unit temperature, i.e. a fixed temperature of 0.2
+    return SACConfig(hidden_sizes=(300, 300, 300), batch_size=256, initial_alpha=0.2, alpha_learning_rate=0.0)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 plus the KL of the posterior, trains the context encoder (and the shared observation encoder).
 
 Pieces from ``meld_agent``: the conv encoder, the tanh-Gaussian actor, the twin critic, the soft
-Bellman target. Deviation from rlkit, stated: SAC here is MELD's (twin Q with a target copy and a
-learned temperature) rather than rlkit's V-network with a fixed temperature (reward_scale), so the
-agents of the benchmark share one SAC and differ in task inference only.
+Bellman target. Deviation from rlkit, stated: SAC here is MELD's (twin Q with a target copy) rather
+than rlkit's V-network, so the agents of the benchmark share one SAC and differ in task inference;
+the temperature is rlkit's (fixed 0.2 = its reward_scale 5 at unit temperature; ``sac.alpha_learning_rate``
+> 0 learns it as MELD does).
 """
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class _Forward(KVWriter):
             tag = {"train": "losses", "rollout": "charts", "time": "charts"}.get(section, "charts")
             metrics[f"{tag}/{name}"] = float(value)
         if self.agent.logger is not None and metrics:
-            self.agent.logger(metrics, int(self.agent.counters["env_steps"]))
+            self.agent.logger(metrics, int(self.agent.model.num_timesteps))
 
     def close(self) -> None:
         pass
