@@ -190,12 +190,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "meld/Nav2D-v0": {
         # the paper gives no Nav2D settings (appendix D.1 only describes the task); cpu-sized
         "train.initial_random_trials": 60,  # paper A
+        "train.model_pretrain_ratio": 0.2,  # cpu: 480 model-only updates on the random data
         "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps
         "train.tasks_per_update": 8,  # cpu
         "train.model_batch_steps": 328,  # cpu: 8 trials of 41 frames
-        "train.model_train_ratio": 0.1,  # cpu: 40 updates per iteration
-        "train.ac_train_ratio": 0.1,  # cpu
-        "train.stage1_env_steps": 60_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
+        "train.model_train_ratio": 0.2,  # cpu: 80 model updates per iteration
+        "train.ac_train_ratio": 0.8,  # reference ratio for the (cheaper) actor-critic: 320 per iteration
+        "train.stage1_env_steps": 12_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
+        "train.stage2_init_from_stage1": True,  # cpu: warm-start stage 2 (the paper starts it fresh)
+        "sac.initial_alpha": 0.1,  # cpu: with few updates a temperature starting at 1 stays too high too long
         "sac.batch_size": 256,  # reference ac_bs_in_steps
         "replay.capacity_frames_per_task": 10_000,  # as the reference for its envs: 243 trials per task, 3.7 GB of pixels
     },
