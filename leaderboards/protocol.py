@@ -113,7 +113,7 @@ def preset(name: str) -> Preset:
 def all_env_ids() -> list[str]:
     """What ``--env all`` means: every registered environment that runs unattended, read from the
     registry (a real robot, ``real_robot=True``, joins a sweep only when named explicitly)."""
-    return [e.id for e in meld_envs.ENVIRONMENTS if not getattr(e, "real_robot", False)]
+    return [e.id for e in meld_envs.registry.SIMULATED]
 
 
 def env_ids(selection: str | list[str]) -> list[str]:
