@@ -84,8 +84,9 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
     return last_eval
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m meld_agent.train", description=__doc__.split("\n\n")[0])
+def run_arguments(prog: str, description: str) -> argparse.ArgumentParser:
+    """The arguments every ``train`` command shares (MELD's and the baselines')."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--env", default="meld/Nav2D-v0", help="environment id (default: %(default)s)")
     p.add_argument("--steps", type=int, default=None, help="env-step budget of the whole run")
     p.add_argument("--out", default=None, help="run folder")
@@ -96,15 +97,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-trials", type=int, default=1, help="trials per test task at each evaluation")
     p.add_argument("--eval-tasks", type=int, default=None, help="evaluate on the first N test tasks (default: all)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--show-config", action="store_true", help="print the resolved config and the preset table, then exit")
+    p.add_argument("--show-config", action="store_true", help="print the resolved config (and presets), then exit")
+    return p
+
+
+def parse_run_arguments(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, apply ``--threads``, and insist on ``--steps``/``--out`` unless ``--show-config``."""
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.show_config and (args.steps is None or args.out is None):
         p.error("--steps and --out are required (or --show-config)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = run_arguments("python -m meld_agent.train", __doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    args = parse_run_arguments(p, argv)
     try:
         overrides: dict[str, Any] = dict(parse_override(s) for s in args.set)
         config = make_config(args.env, seed=args.seed, obs_mode=args.obs_mode, device=args.device, **overrides)

@@ -82,6 +82,31 @@ class ModelUpdate:
         return metrics, Posterior(*(t.detach() for t in post))
 
 
+def actor_and_temperature_step(actor: Actor, critic: TwinCritic, actor_optimizer: torch.optim.Optimizer,
+                               log_alpha: Tensor, alpha_optimizer: torch.optim.Optimizer, target_entropy: float,
+                               state: Tensor, alpha: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """SAC's actor step on ``state [N, D]`` (detached from any encoder by the caller), then its
+    temperature step; returns (actor loss, temperature loss, log-probabilities [N])."""
+    new_action, log_prob = actor(state, generator)
+    q1_pi, q2_pi = critic(state, new_action)
+    actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
+    actor_optimizer.zero_grad(set_to_none=True)
+    actor_loss.backward()  # critic grads from this are cleared by the next critic step's zero_grad
+    actor_optimizer.step()
+    alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
+    alpha_optimizer.zero_grad(set_to_none=True)
+    alpha_loss.backward()
+    alpha_optimizer.step()
+    return actor_loss, alpha_loss, log_prob
+
+
+@torch.no_grad()
+def polyak_update(source: torch.nn.Module, target: torch.nn.Module, tau: float) -> None:
+    """target <- (1 - tau) target + tau source, parameter by parameter."""
+    for p, p_target in zip(source.parameters(), target.parameters()):
+        p_target.lerp_(p, tau)
+
+
 class SACUpdate:
     """Soft actor-critic (Haarnoja et al. 2018) on beliefs: twin critics with a Polyak-averaged
     target, tanh-Gaussian actor, learned temperature with target entropy -|A| (paper A)."""
@@ -113,21 +138,10 @@ class SACUpdate:
         critic_loss.backward()
         self.critic_optimizer.step()
 
-        new_action, log_prob = self.actor(belief, self.generator)
-        q1_pi, q2_pi = self.critic(belief, new_action)
-        actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()  # critic grads from this are cleared by the next critic step's zero_grad
-        self.actor_optimizer.step()
-
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_optimizer.step()
-
-        with torch.no_grad():
-            for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
-                p_target.lerp_(p, cfg.tau)
+        actor_loss, alpha_loss, log_prob = actor_and_temperature_step(
+            self.actor, self.critic, self.actor_optimizer, self.log_alpha, self.alpha_optimizer, self.target_entropy,
+            belief, alpha, self.generator)
+        polyak_update(self.critic, self.critic_target, cfg.tau)
         return {
             "losses/critic_loss": critic_loss.item(),
             "losses/actor_loss": actor_loss.item(),

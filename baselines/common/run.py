@@ -12,19 +12,18 @@ environment is sparse at test) and a checkpoint.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-import torch
 
 from baselines.common import config as cfg
 from meld_agent.context import LocalContext, env_spec
 from meld_agent.evaluation import run_trials, summarize
 from meld_agent.logger import RunLogger
+from meld_agent.train import parse_run_arguments, run_arguments
 
 CHECKPOINT = "checkpoint"
 AgentFactory = Callable[..., Any]  # (env_spec, seed=..., **overrides) -> agent
@@ -97,25 +96,8 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
 def main(name: str, agent_cls: AgentFactory, doc: str, argv: list[str] | None = None,
          show_config_extra: Callable[[], str] | None = None) -> int:
     """The ``train`` command of baseline ``name`` (module docstring ``doc``)."""
-    p = argparse.ArgumentParser(prog=f"python -m baselines.{name}.train", description=doc.split("\n\n")[0])
-    p.add_argument("--env", default="meld/Nav2D-v0", help="environment id (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=None, help="env-step budget of the whole run")
-    p.add_argument("--out", default=None, help="run folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--obs-mode", choices=("pixels", "state"), default="pixels", help="state: MLP encoder, for fast checks")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
-    p.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations and checkpoints")
-    p.add_argument("--eval-trials", type=int, default=1, help="trials per test task at each evaluation")
-    p.add_argument("--eval-tasks", type=int, default=None, help="evaluate on the first N test tasks (default: all)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--show-config", action="store_true", help="print the resolved config (and presets), then exit")
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if not args.show_config and (args.steps is None or args.out is None):
-        p.error("--steps and --out are required (or --show-config)")
+    p = run_arguments(f"python -m baselines.{name}.train", doc.split("\n\n")[0])
+    args = parse_run_arguments(p, argv)
     try:
         overrides = dict(cfg.parse_override(s) for s in args.set)
         if args.show_config:

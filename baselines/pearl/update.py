@@ -20,6 +20,7 @@ from baselines.pearl.config import PEARLConfig
 from baselines.pearl.networks import ContextEncoder, kl_to_standard_normal
 from meld_agent.losses import sac_critic_target
 from meld_agent.networks import Actor, ConvEncoder, StateEncoder, TwinCritic
+from meld_agent.update import actor_and_temperature_step, polyak_update
 
 
 class TaskBatch(NamedTuple):
@@ -114,19 +115,10 @@ class PEARLLearner:
             opt.step()
 
         state = torch.cat([obs_feats.detach(), z_rl.detach()], dim=-1)  # the actor trains neither encoder
-        new_action, log_prob = self.actor(state, self.generator)
-        q1_pi, q2_pi = self.critic(state, new_action)
-        actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()  # critic grads from this are cleared by the next critic step's zero_grad
-        self.actor_optimizer.step()
-        alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        self.alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_optimizer.step()
-        with torch.no_grad():
-            for p, p_target in zip(self.critic.parameters(), self.critic_target.parameters()):
-                p_target.lerp_(p, cfg.sac.tau)
+        actor_loss, _, log_prob = actor_and_temperature_step(
+            self.actor, self.critic, self.actor_optimizer, self.log_alpha, self.alpha_optimizer, self.target_entropy,
+            state, alpha, self.generator)
+        polyak_update(self.critic, self.critic_target, cfg.sac.tau)
         return {
             "losses/critic_loss": critic_loss.item(), "losses/kl": kl.item() / t, "losses/actor_loss": actor_loss.item(),
             "losses/alpha": alpha.item(), "losses/q_mean": q1.mean().item(), "losses/entropy": -log_prob.mean().item(),
