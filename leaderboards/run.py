@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="agent name in the results folder (default: from --agent)")
     p.add_argument("--executor", choices=("local", "ray"), default="local")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: min(runs, CPUs))")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per run for torch/OpenMP/BLAS (default: CPUs / parallel runs, at least 1)")
     p.add_argument("--address", default=None, help="Ray cluster address (e.g. auto); default: start Ray here")
     p.add_argument("--ray-temp-dir", default=None, help="Ray's temp folder when starting Ray here (keep it short)")
     p.add_argument("--max-retries", type=int, default=3, help="Ray: retries of a run whose worker was lost")
@@ -81,6 +83,15 @@ def _log(message: str) -> None:
 
 def _run_logged(spec: RunSpec) -> dict[str, Any]:
     return runner.run(spec, log=_log)
+
+
+def default_threads(runs: int, executor: str, workers: int | None = None) -> int:
+    """Threads per run that keep parallel runs from oversubscribing the CPUs: a Ray task holds one
+    CPU; local runs share this machine's CPUs evenly."""
+    if executor == "ray":
+        return 1
+    cpus = os.cpu_count() or 1
+    return max(1, cpus // max(1, workers or min(runs, cpus)))
 
 
 def run_local(specs: list[RunSpec], workers: int | None = None) -> list[tuple[RunSpec, Any]]:
@@ -145,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     results_dir = os.path.abspath(args.results)  # workers and Ray tasks may run elsewhere
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads {args.threads}: must be a positive integer", file=sys.stderr)
+        return 2
+    threads = args.threads or default_threads(len(envs) * len(seeds), args.executor, args.workers)
     specs = [RunSpec(agent=args.agent, env_id=env, seed=seed, preset=preset.name, results_dir=results_dir,
-                     overrides=overrides, agent_name=args.name, keep_checkpoints=args.keep_checkpoints)
+                     overrides=overrides, agent_name=args.name, keep_checkpoints=args.keep_checkpoints, threads=threads)
              for env in envs for seed in seeds]
     _log(f"{len(specs)} protocol run(s) of {protocol.PROTOCOL_VERSION}/{preset.name}: agent {args.agent}, "
          f"envs {', '.join(envs)}, seeds {seeds}, executor {args.executor}")

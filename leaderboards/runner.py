@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class RunSpec:
     overrides: tuple[tuple[str, Any], ...] = field(default=())  # agent config overrides (key, value)
     agent_name: str | None = None  # results folder name; default derived from ``agent``
     keep_checkpoints: bool = False
+    threads: int | None = None  # CPU threads of the agent's numerical libraries (torch, OpenMP, BLAS); None: theirs
 
     @property
     def name(self) -> str:
@@ -144,7 +146,22 @@ def run(spec: RunSpec, log: Callable[[str], None] = print) -> dict[str, Any]:
         return _run(spec, log)
 
 
+def limit_threads(threads: int) -> None:
+    """Cap this process's numerical threads: through the environment for libraries not loaded yet,
+    and directly for torch when an agent has already imported it. Parallel runs that each start one
+    thread per core oversubscribe the machine (on 2 cores, ~110 ms a policy step instead of ~3 ms)."""
+    if threads < 1:
+        raise ValueError(f"threads={threads}: must be a positive integer")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
 def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
+    if spec.threads is not None:
+        limit_threads(spec.threads)
     proto = protocol.preset(spec.preset).for_env(spec.env_id)
     agent_cls = agents.resolve_agent(spec.agent)
     path = spec.path

@@ -23,26 +23,12 @@ import numpy as np
 import torch
 
 from meld_agent import checkpoint
-from meld_agent.config import MELDConfig, check, make_config, with_overrides
-from meld_agent.context import EnvSpec, LocalContext, env_spec
+from meld_agent.config import MELDConfig, make_config, with_overrides
+from meld_agent.context import EnvSpec, LocalContext, agent_config, device_of, env_spec
 from meld_agent.replay import TrialReplay
 from meld_agent.update import Learner
 
 StepLogger = Any  # callable (metrics: dict[str, float], env_step: int) -> None
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _obs_mode_of(space: gym.Space) -> str:
-    if isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8:
-        return "pixels"
-    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return "state"
-    raise ValueError(f"observation space {space}: MELD takes uint8 (H, W, 3) images or a flat float state")
 
 
 class MELD:
@@ -56,19 +42,10 @@ class MELD:
     """
 
     def __init__(self, spec: MELDConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
-        if isinstance(spec, MELDConfig):
-            overrides = dict(config_overrides, **({"seed": seed} if seed is not None else {}))
-            config = with_overrides(spec, overrides) if overrides else check(spec)
-            info: Any = env_spec(config.env_id, config.obs_mode)
-        else:
-            info = spec
-            overrides = {"obs_mode": _obs_mode_of(info.observation_space), **config_overrides}
-            if seed is not None:
-                overrides["seed"] = seed
-            config = make_config(info.env_id, **overrides)
+        config, info = agent_config(spec, seed, config_overrides, MELDConfig, make_config, with_overrides)
         self.config: MELDConfig = config
         self.env_info = info
-        self.device = _device(config.device)
+        self.device = device_of(config.device)
         self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
         self.action_size = int(np.prod(info.action_space.shape))
         self.trial_steps = int(info.max_episode_steps) * int(info.episodes_per_trial)

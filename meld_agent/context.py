@@ -3,10 +3,13 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
+import torch
 
 import meld_envs
 from meld_envs.tasks import Task
@@ -33,6 +36,34 @@ def env_spec(env_id: str, obs_mode: str = "pixels") -> EnvSpec:
                        entry.episodes_per_trial, sparse_at_test=entry.episodes_per_trial > 1)
     finally:
         env.close()
+
+
+def obs_mode_of(space: gym.Space) -> str:
+    """``"pixels"`` for uint8 (H, W, 3) images, ``"state"`` for flat vectors; a ``ValueError`` otherwise."""
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8:
+        return "pixels"
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        return "state"
+    raise ValueError(f"observation space {space}: the agents take uint8 (H, W, 3) images or a flat float state")
+
+
+def device_of(name: str) -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+
+
+def agent_config(spec: Any, seed: int | None, overrides: dict[str, Any], config_type: type,
+                 make_config: Callable[..., Any], apply: Callable[[Any, dict[str, Any]], Any]) -> tuple[Any, Any]:
+    """``(config, env info)`` of an agent built the two ways every agent here is: from its own
+    config object (``spec`` a ``config_type``; ``apply(config, overrides)`` returns the checked
+    copy, the env info comes from the registry) or as the leaderboard builds it (``spec`` an
+    ``EnvInfo``: ``make_config(env_id, **overrides)`` with the observation mode its space implies).
+    ``seed``, when given, overrides the config's."""
+    seeded = {**overrides, **({"seed": seed} if seed is not None else {})}
+    if isinstance(spec, config_type):
+        config = apply(spec, seeded)
+        return config, env_spec(config.env_id, config.obs_mode)
+    return make_config(spec.env_id, **{"obs_mode": obs_mode_of(spec.observation_space), **seeded}), spec
 
 
 class BudgetExhausted(RuntimeError):

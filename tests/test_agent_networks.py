@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from meld_agent.config import ModelConfig, make_config
-from meld_agent.networks import ConvDecoder, ConvEncoder, LatentModel
+from meld_agent.networks import ConvDecoder, ConvEncoder, FullConv2d, FullConvTranspose2d, LatentModel
 from meld_agent.replay import TrialBatch
 from meld_agent.update import Learner
 
@@ -22,6 +22,40 @@ def test_encoder_decoder_shapes_for_one_and_two_cameras(shape):
     assert out.is_contiguous(memory_format=torch.channels_last)
     last = [m for m in enc.net if isinstance(m, torch.nn.Conv2d)][-1]
     assert last.kernel_size == (4, 4 * shape[1] // shape[0])  # rectangular for side-by-side cameras
+
+
+@pytest.mark.parametrize("kernel", [(4, 4), (4, 8)])
+def test_full_convolutions_as_matrix_products_equal_the_convolutions(kernel):
+    """The encoder's last and the decoder's first layer compute what nn.Conv2d / ConvTranspose2d do,
+    values and gradients, on channels_last inputs as the networks give them."""
+    torch.manual_seed(0)
+    fast, slow = FullConv2d(16, 8, kernel), torch.nn.Conv2d(16, 8, kernel)
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randn(5, 16, *kernel).contiguous(memory_format=torch.channels_last)
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    outs = [fast(xs[0]), slow(xs[1])]
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(outs[1])
+    for out in outs:
+        out.backward(grad)
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, slow.weight.grad, rtol=1e-5, atol=1e-5)
+
+    fast_t, slow_t = FullConvTranspose2d(12, 6, kernel), torch.nn.ConvTranspose2d(12, 6, kernel)
+    slow_t.load_state_dict(fast_t.state_dict())
+    z = torch.randn(5, 12, 1, 1)
+    zs = [z.clone().requires_grad_(True) for _ in range(2)]
+    outs = [fast_t(zs[0]), slow_t(zs[1])]
+    assert outs[0].is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(outs[1])
+    for out in outs:
+        out.backward(grad)
+    torch.testing.assert_close(zs[0].grad, zs[1].grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast_t.weight.grad, slow_t.weight.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast_t.bias.grad, slow_t.bias.grad, rtol=1e-5, atol=1e-5)
+    bigger = torch.randn(2, 16, kernel[0] + 2, kernel[1] + 1)  # not a full-cover input: the convolution itself
+    torch.testing.assert_close(fast(bigger), slow(bigger))
 
 
 def test_encoder_rejects_an_unsupported_image():

@@ -241,3 +241,26 @@ def test_a_damaged_results_file_is_rebuilt_from_the_checkpoint(tmp_path, uninter
     runner.run(spec, log=logs.append)
     assert any(m.startswith("[repair]") for m in logs), logs
     assert _comparable(results.read_records(spec.path)) == _comparable(uninterrupted)
+
+
+def test_parallel_runs_share_the_cpus_in_threads(monkeypatch):
+    from leaderboards.run import default_threads
+    from leaderboards.runner import limit_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert default_threads(runs=2, executor="local") == 4  # two processes, four threads each
+    assert default_threads(runs=20, executor="local") == 1
+    assert default_threads(runs=20, executor="local", workers=1) == 8  # runs one after another
+    assert default_threads(runs=20, executor="ray") == 1  # a Ray task holds one CPU
+    import torch
+
+    before = torch.get_num_threads()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(var, "")
+    try:
+        limit_threads(1)
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads=0"):
+        limit_threads(0)

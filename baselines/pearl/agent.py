@@ -25,16 +25,8 @@ from baselines.pearl.config import PEARLConfig, check, make_config
 from baselines.pearl.update import PEARLLearner, TaskBatch
 from meld_agent import checkpoint
 from meld_agent.config import ReplayConfig
-from meld_agent.context import env_spec
+from meld_agent.context import agent_config, device_of
 from meld_agent.replay import TrialReplay
-
-
-def _device(name: str) -> torch.device:
-    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
-
-
-def _obs_mode_of(space: gym.Space) -> str:
-    return "pixels" if len(space.shape) == 3 else "state"
 
 
 class PEARL:
@@ -46,19 +38,11 @@ class PEARL:
     """
 
     def __init__(self, spec: PEARLConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
-        if isinstance(spec, PEARLConfig):
-            overrides = dict(config_overrides, **({"seed": seed} if seed is not None else {}))
-            config = check(with_overrides(spec, overrides)) if overrides else check(spec)
-            info: Any = env_spec(config.env_id, config.obs_mode)
-        else:
-            info = spec
-            overrides = {"obs_mode": _obs_mode_of(info.observation_space), **config_overrides}
-            if seed is not None:
-                overrides["seed"] = seed
-            config = make_config(info.env_id, **overrides)
+        config, info = agent_config(spec, seed, config_overrides, PEARLConfig, make_config,
+                                    lambda c, o: check(with_overrides(c, o)))
         self.config: PEARLConfig = config
         self.env_info = info
-        self.device = _device(config.device)
+        self.device = device_of(config.device)
         self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
         self.action_size = int(np.prod(info.action_space.shape))
         self.trial_steps = int(info.max_episode_steps) * int(info.episodes_per_trial)

@@ -24,13 +24,14 @@ import numpy as np
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from baselines.common.config import from_dict, to_json, with_overrides
 from baselines.rl2.config import RL2Config, check, make_config
 from baselines.rl2.policy import TrialFeatures
 from baselines.rl2.wrappers import TrialTaskEnv, trial_observation, trial_observation_space
 from meld_agent import checkpoint
-from meld_agent.context import env_spec
+from meld_agent.context import agent_config
 
 
 class _Forward(KVWriter):
@@ -71,16 +72,7 @@ class RL2:
     carried across the episodes of a trial, trained on-policy with PPO (RecurrentPPO)."""
 
     def __init__(self, spec: RL2Config | Any, seed: int | None = None, **config_overrides: Any) -> None:
-        if isinstance(spec, RL2Config):
-            overrides = dict(config_overrides, **({"seed": seed} if seed is not None else {}))
-            config = check(with_overrides(spec, overrides)) if overrides else check(spec)
-            info: Any = env_spec(config.env_id, config.obs_mode)
-        else:
-            info = spec
-            overrides = {"obs_mode": "pixels" if len(info.observation_space.shape) == 3 else "state", **config_overrides}
-            if seed is not None:
-                overrides["seed"] = seed
-            config = make_config(info.env_id, **overrides)
+        config, info = agent_config(spec, seed, config_overrides, RL2Config, make_config, lambda c, o: check(with_overrides(c, o)))
         self.config: RL2Config = config
         self.env_info = info
         self.input_reward = config.input_reward or ("sparse" if info.sparse_at_test else "shaped")
@@ -94,9 +86,12 @@ class RL2:
                                           "feature_size": e.feature_size, "state_hidden_size": e.state_hidden_size},
             "lstm_hidden_size": p.lstm_hidden_size, "net_arch": list(p.net_arch),
         }
+        # PPO's rewards (not the policy's reward input) scaled by a running return std, as rl-zoo does for MuJoCo
+        self.vec_env = VecNormalize(DummyVecEnv([lambda: self.trial_env]), norm_obs=False, norm_reward=config.ppo.normalize_reward,
+                                    gamma=p.gamma)
         with torch.random.fork_rng(devices=[]):  # sb3 seeds torch's global RNG: keep the caller's intact
             self.model = RecurrentPPO(
-                "MultiInputLstmPolicy", self.trial_env, learning_rate=p.learning_rate, n_steps=p.n_steps,
+                "MultiInputLstmPolicy", self.vec_env, learning_rate=p.learning_rate, n_steps=p.n_steps,
                 batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
                 ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs,
                 seed=config.seed, device="cpu" if config.device == "auto" and not torch.cuda.is_available() else
@@ -171,7 +166,8 @@ class RL2:
         state = {"config": to_json(self.config), "model_zip": torch.frombuffer(bytearray(model_bytes), dtype=torch.uint8),
                  "counters": dict(self.counters), "num_timesteps": int(self.model.num_timesteps),
                  "trial_rng": repr(self.trial_env.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
-                 "torch_rng": torch.get_rng_state(), "extra": repr(extra or {})}
+                 "torch_rng": torch.get_rng_state(), "extra": repr(extra or {}),
+                 "return_rms": [float(self.vec_env.ret_rms.mean), float(self.vec_env.ret_rms.var), float(self.vec_env.ret_rms.count)]}
         checkpoint.save(path, state)
 
     def load(self, path: str) -> dict[str, Any]:
@@ -193,6 +189,8 @@ class RL2:
             self.trial_env.rng.bit_generator.state = ast.literal_eval(state["trial_rng"])
             self.act_generator.set_state(state["act_generator"])
             torch.set_rng_state(state["torch_rng"])  # sb3 samples from the global RNG during learn
+            rms = self.vec_env.ret_rms
+            rms.mean, rms.var, rms.count = (np.float64(v) for v in state["return_rms"])
             self.model._last_obs = None
             self._ctx = None
             return ast.literal_eval(state.get("extra", "{}"))

@@ -40,6 +40,8 @@ class PPOConfig:
     vf_coef: float = 0.5  # sb3
     max_grad_norm: float = 0.5  # sb3
     train_reward: str = "shaped"  # the reward PPO maximises during meta-training (MELD appendix C: shaped)
+    normalize_reward: bool = True  # scale PPO's rewards by a running std of the discounted return (sb3 VecNormalize,
+    # rl-zoo's MuJoCo setting); without it returns of ~-50 swamp the clipped gradient with the value loss
 
 
 @dataclass(frozen=True)
