@@ -31,7 +31,7 @@ from baselines.rl2.config import RL2Config, check, make_config
 from baselines.rl2.policy import TrialFeatures
 from baselines.rl2.wrappers import TrialTaskEnv, trial_observation, trial_observation_space
 from meld_agent import checkpoint
-from meld_agent.context import agent_config
+from meld_agent.context import agent_config, device_of
 
 
 class _Forward(KVWriter):
@@ -94,8 +94,7 @@ class RL2:
                 "MultiInputLstmPolicy", self.vec_env, learning_rate=p.learning_rate, n_steps=p.n_steps,
                 batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
                 ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs,
-                seed=config.seed, device="cpu" if config.device == "auto" and not torch.cuda.is_available() else
-                ("cuda" if config.device == "auto" else config.device), verbose=0)
+                seed=config.seed, device=device_of(config.device), verbose=0)
         self.model.set_logger(Logger(folder=None, output_formats=[_Forward(self)]))
         self.act_generator = torch.Generator(device=self.model.device)  # action noise while acting
         self.act_generator.manual_seed(config.seed + 2)
