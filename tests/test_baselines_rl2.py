@@ -142,3 +142,17 @@ def test_rl2_through_the_leaderboard_smoke_preset(tmp_path):
     lines = [json.loads(line) for line in open(tmp_path / "smoke" / "rl2" / "meld__Nav2D-v0" / "seed_0.jsonl")]
     evals = [r for r in lines if r["record"] == "eval"]
     assert len(evals) == 3 and lines[-1]["record"] == "end" and evals[-1]["env_steps"] == 160  # 2 x 2 rollouts of 40
+
+
+def test_training_does_not_depend_on_the_callers_global_torch_rng():
+    """sb3 samples from torch's global RNG in learn(); the agent gives it its own state instead."""
+    params = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)
+        agent, spec = _agent()
+        ctx = LocalContext(spec, "state")
+        ctx.allow(80)
+        agent.meta_train(ctx, 80)
+        params.append(torch.cat([p.detach().flatten() for p in agent.model.policy.parameters()]))
+        agent.trial_env.close()
+    assert torch.equal(params[0], params[1])

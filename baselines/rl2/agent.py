@@ -7,9 +7,9 @@ LSTM state survives episode boundaries inside a trial and resets between trials;
 budget: ``learn`` only in whole rollouts (``n_steps``) that fit the protocol's allowance; (3) acting
 in the protocol's ``act(obs, reward, info)`` loop with our own hidden state and our own
 ``torch.Generator`` for action noise (``model.predict`` would sample from torch's global RNG).
-During ``learn``, sb3 samples from torch's global RNG (seeded from the config's seed at
-construction): training is reproducible from a fresh start, but a resumed run is not bitwise
-identical to an uninterrupted one.
+During ``learn``, sb3 samples from torch's global RNG: the agent swaps in its own RNG state (seeded
+from the config's seed, saved in checkpoints) for the call and restores the caller's after, so
+training does not depend on what else the process drew from torch's global RNG.
 """
 from __future__ import annotations
 
@@ -90,11 +90,13 @@ class RL2:
         self.vec_env = VecNormalize(DummyVecEnv([lambda: self.trial_env]), norm_obs=False, norm_reward=config.ppo.normalize_reward,
                                     gamma=p.gamma)
         with torch.random.fork_rng(devices=[]):  # sb3 seeds torch's global RNG: keep the caller's intact
+            torch.manual_seed(config.seed)  # sb3 does too; the state after it is this agent's learning RNG
             self.model = RecurrentPPO(
                 "MultiInputLstmPolicy", self.vec_env, learning_rate=p.learning_rate, n_steps=p.n_steps,
                 batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
                 ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs,
                 seed=config.seed, device=device_of(config.device), verbose=0)
+            self.learn_rng = torch.get_rng_state()  # what learn() samples from (sb3 uses the global RNG)
         self.model.set_logger(Logger(folder=None, output_formats=[_Forward(self)]))
         self.act_generator = torch.Generator(device=self.model.device)  # action noise while acting
         self.act_generator.manual_seed(config.seed + 2)
@@ -149,8 +151,11 @@ class RL2:
         n = budget // rollout
         if n == 0:
             return {}
-        self.model.learn(total_timesteps=n * rollout, reset_num_timesteps=self.model._last_obs is None and self.model.num_timesteps == 0,
-                         progress_bar=False)
+        with torch.random.fork_rng(devices=[]):  # learn from this agent's own RNG state, not the caller's global one
+            torch.set_rng_state(self.learn_rng)
+            self.model.learn(total_timesteps=n * rollout,
+                             reset_num_timesteps=self.model._last_obs is None and self.model.num_timesteps == 0, progress_bar=False)
+            self.learn_rng = torch.get_rng_state()
         self.counters["env_steps"] = float(self.model.num_timesteps)
         self.counters["updates"] = float(self.model._n_updates)
         return {}
@@ -165,7 +170,7 @@ class RL2:
         state = {"config": to_json(self.config), "model_zip": torch.frombuffer(bytearray(model_bytes), dtype=torch.uint8),
                  "counters": dict(self.counters), "num_timesteps": int(self.model.num_timesteps),
                  "trial_rng": repr(self.trial_env.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
-                 "torch_rng": torch.get_rng_state(), "extra": repr(extra or {}),
+                 "learn_rng": self.learn_rng, "extra": repr(extra or {}),
                  "return_rms": [float(self.vec_env.ret_rms.mean), float(self.vec_env.ret_rms.var), float(self.vec_env.ret_rms.count)]}
         checkpoint.save(path, state)
 
@@ -187,7 +192,7 @@ class RL2:
             self.model._n_updates = int(self.counters.get("updates", 0))
             self.trial_env.rng.bit_generator.state = ast.literal_eval(state["trial_rng"])
             self.act_generator.set_state(state["act_generator"])
-            torch.set_rng_state(state["torch_rng"])  # sb3 samples from the global RNG during learn
+            self.learn_rng = state["learn_rng"]
             rms = self.vec_env.ret_rms
             rms.mean, rms.var, rms.count = (np.float64(v) for v in state["return_rms"])
             self.model._last_obs = None
