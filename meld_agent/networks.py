@@ -97,7 +97,8 @@ class ConvEncoder(nn.Module):
     """Images ``uint8 [N, H, W, 3]`` -> features ``[N, filters[-1]]``: paper A's five conv layers
     (32-64-128-256-256 filters, kernels 5-3-3-3-4), four with stride 2, the last one valid and
     rectangular for 64x128 two-camera images. Runs in ``channels_last`` (NHWC frames are already
-    laid out that way, so no copy is made)."""
+    laid out that way, so no copy is made); ReLUs act in place (a convolution's backward needs its
+    input, not its output)."""
 
     def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
         super().__init__()
@@ -105,9 +106,9 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         c_in = 3
         for f, k in zip(filters[:-1], kernels[:-1]):
-            layers += [nn.Conv2d(c_in, f, k, stride=2, padding=k // 2), nn.ReLU()]
+            layers += [nn.Conv2d(c_in, f, k, stride=2, padding=k // 2), nn.ReLU(inplace=True)]
             c_in = f
-        layers += [FullConv2d(c_in, filters[-1], last), nn.ReLU()]
+        layers += [FullConv2d(c_in, filters[-1], last), nn.ReLU(inplace=True)]
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.out_size = filters[-1]
 
@@ -124,14 +125,14 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
         super().__init__()
         first = _widths(image_shape, kernels[-1])
-        layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], first), nn.ReLU()]
+        layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], first), nn.ReLU(inplace=True)]
         chans = list(filters[:-1])[::-1] + [3]  # 256 -> 128 -> 64 -> 32 -> 3
         ks = list(kernels[:-1])[::-1]  # 3, 3, 3, 5
         c_in = filters[-1]
         for i, (c_out, k) in enumerate(zip(chans[1:], ks)):
             layers.append(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1))
             if i < len(ks) - 1:
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=True))
             c_in = c_out
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
