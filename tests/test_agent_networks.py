@@ -24,38 +24,33 @@ def test_encoder_decoder_shapes_for_one_and_two_cameras(shape):
     assert last.kernel_size == (4, 4 * shape[1] // shape[0])  # rectangular for side-by-side cameras
 
 
-@pytest.mark.parametrize("kernel", [(4, 4), (4, 8)])
-def test_full_convolutions_as_matrix_products_equal_the_convolutions(kernel):
-    """The encoder's last and the decoder's first layer compute what nn.Conv2d / ConvTranspose2d do,
-    values and gradients, on channels_last inputs as the networks give them."""
-    torch.manual_seed(0)
-    fast, slow = FullConv2d(16, 8, kernel), torch.nn.Conv2d(16, 8, kernel)
+def _same_values_and_gradients(fast, slow, x):
+    """``fast`` (with ``slow``'s parameters) gives ``slow``'s output and gradients on ``x``; returns its output."""
     slow.load_state_dict(fast.state_dict())
-    x = torch.randn(5, 16, *kernel).contiguous(memory_format=torch.channels_last)
     xs = [x.clone().requires_grad_(True) for _ in range(2)]
     outs = [fast(xs[0]), slow(xs[1])]
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
     grad = torch.randn_like(outs[1])
     for out in outs:
         out.backward(grad)
-    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(fast.weight.grad, slow.weight.grad, rtol=1e-5, atol=1e-5)
+    for a, b in [(xs[0].grad, xs[1].grad), (fast.weight.grad, slow.weight.grad), (fast.bias.grad, slow.bias.grad)]:
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    return outs[0]
 
-    fast_t, slow_t = FullConvTranspose2d(12, 6, kernel), torch.nn.ConvTranspose2d(12, 6, kernel)
-    slow_t.load_state_dict(fast_t.state_dict())
-    z = torch.randn(5, 12, 1, 1)
-    zs = [z.clone().requires_grad_(True) for _ in range(2)]
-    outs = [fast_t(zs[0]), slow_t(zs[1])]
-    assert outs[0].is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
-    grad = torch.randn_like(outs[1])
-    for out in outs:
-        out.backward(grad)
-    torch.testing.assert_close(zs[0].grad, zs[1].grad, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(fast_t.weight.grad, slow_t.weight.grad, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(fast_t.bias.grad, slow_t.bias.grad, rtol=1e-5, atol=1e-5)
+
+@pytest.mark.parametrize("kernel", [(4, 4), (4, 8)])
+def test_full_convolutions_as_matrix_products_equal_the_convolutions(kernel):
+    """The encoder's last and the decoder's first layer compute what nn.Conv2d / ConvTranspose2d do,
+    values and gradients, on channels_last inputs as the networks give them."""
+    torch.manual_seed(0)
+    conv = FullConv2d(16, 8, kernel)
+    _same_values_and_gradients(conv, torch.nn.Conv2d(16, 8, kernel),
+                               torch.randn(5, 16, *kernel).contiguous(memory_format=torch.channels_last))
+    out = _same_values_and_gradients(FullConvTranspose2d(12, 6, kernel), torch.nn.ConvTranspose2d(12, 6, kernel),
+                                     torch.randn(5, 12, 1, 1))
+    assert out.is_contiguous(memory_format=torch.channels_last)
     bigger = torch.randn(2, 16, kernel[0] + 2, kernel[1] + 1)  # not a full-cover input: the convolution itself
-    torch.testing.assert_close(fast(bigger), slow(bigger))
+    torch.testing.assert_close(conv(bigger), torch.nn.functional.conv2d(bigger, conv.weight, conv.bias))
 
 
 def test_encoder_rejects_an_unsupported_image():
