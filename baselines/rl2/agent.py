@@ -90,13 +90,12 @@ class RL2:
         self.vec_env = VecNormalize(DummyVecEnv([lambda: self.trial_env]), norm_obs=False, norm_reward=config.ppo.normalize_reward,
                                     gamma=p.gamma)
         with torch.random.fork_rng(devices=[]):  # sb3 seeds torch's global RNG: keep the caller's intact
-            torch.manual_seed(config.seed)  # sb3 does too; the state after it is this agent's learning RNG
             self.model = RecurrentPPO(
                 "MultiInputLstmPolicy", self.vec_env, learning_rate=p.learning_rate, n_steps=p.n_steps,
                 batch_size=p.batch_size, n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
                 ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, policy_kwargs=policy_kwargs,
                 seed=config.seed, device=device_of(config.device), verbose=0)
-            self.learn_rng = torch.get_rng_state()  # what learn() samples from (sb3 uses the global RNG)
+            self.learn_rng = torch.get_rng_state()  # seeded by sb3 from config.seed: what learn() samples from
         self.model.set_logger(Logger(folder=None, output_formats=[_Forward(self)]))
         self.act_generator = torch.Generator(device=self.model.device)  # action noise while acting
         self.act_generator.manual_seed(config.seed + 2)
