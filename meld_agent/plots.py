@@ -1,6 +1,6 @@
 """Learning curves of MELD runs: held-out success and return per episode of the trial vs env steps.
 
-    python -m meld_agent.plots runs/nav runs/nav_seed1 --out nav_curve.png [--random 0.0]
+    python -m meld_agent.plots runs/nav runs/nav_seed1 --out nav_curve.png [--random 0.0] [--random-return 0.4 0.3]
 """
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ def curve_rows(run_dir: str) -> list[dict[str, float]]:
     return rows
 
 
-def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | None = None, title: str = "") -> None:
-    """Test success (left) and test return per trial episode (right) vs env steps, one line per run."""
+def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | None = None, title: str = "",
+                         random_returns: list[float] | None = None) -> None:
+    """Test success (left) and test return per trial episode (right) vs env steps, one line per run;
+    the random policy's success and per-episode returns (``random_returns[k]`` for episode k+1) as
+    horizontal lines when given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,6 +49,8 @@ def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | 
                       label=f"{name} ep{key[-1]}")
     if random_success is not None:
         ax_s.axhline(random_success, color="k", ls=":", label="random policy")
+    for j, value in enumerate(random_returns or []):
+        ax_r.axhline(value, color="k", ls=["-", "--", ":"][j % 3], lw=0.8, alpha=0.6, label=f"random ep{j + 1}")
     ax_s.set_xlabel("env steps")
     ax_s.set_ylabel("test success (last episode)")
     ax_s.set_ylim(-0.02, 1.02)
@@ -66,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--out", required=True, help="image file to write")
     p.add_argument("--random", type=float, default=None, help="random-policy success, drawn as a line")
+    p.add_argument("--random-return", type=float, nargs="+", default=None, metavar="R",
+                   help="random-policy test return of episode 1, 2, ... of the trial, drawn as lines")
     p.add_argument("--title", default="")
     args = p.parse_args(argv)
-    plot_learning_curves(args.runs, args.out, args.random, args.title)
+    plot_learning_curves(args.runs, args.out, args.random, args.title, args.random_return)
     for run in args.runs:
         print(run)
         for row in curve_rows(run):

@@ -94,3 +94,17 @@ def test_show_config_prints_the_resolved_config_and_the_preset_sources():
     assert "reference 0_meld_dense.gin" in out.stdout
     bad = run("meld_agent.train", "--env", "meld/Nav2D-v0", "--steps", "10", "--out", "x", "--set", "model.nope=1")
     assert bad.returncode == 2 and "unknown config field 'model.nope'" in bad.stderr
+
+
+def test_plots_cli_draws_curves_with_random_lines_and_prints_the_rows(tmp_path):
+    from meld_agent.logger import RunLogger
+
+    log = RunLogger(str(tmp_path / "run"), tensorboard=False)
+    for step, success in ((400, 0.1), (800, 0.4)):
+        log({"eval/success": success, "eval/return_ep1": 2.0, "eval/return_ep2": 3.0 + success}, step)
+    log.close()
+    out = run("meld_agent.plots", str(tmp_path / "run"), "--out", str(tmp_path / "curve.png"), "--random", "0.05",
+              "--random-return", "0.4", "0.3")
+    assert out.returncode == 0, out.stderr
+    assert os.path.getsize(tmp_path / "curve.png") > 10_000
+    assert "env_step=800, eval/success=0.4" in out.stdout

@@ -38,7 +38,8 @@ def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
     random = summarize(run_trials(RandomAgent(2, seed=0), "meld/Nav2D-v0", "test", None, 3, "state", seed=777))
     figure_dir = os.environ.get("MELD_FIGURE_DIR", os.path.join("runs", "agent_learning"))
     plot_learning_curves([run], os.path.join(figure_dir, "nav2d_state.png"), random["eval/success"],
-                         "MELD, Nav2D (state), held-out tasks, sparse test reward")
+                         "MELD, Nav2D (state), held-out tasks, sparse test reward",
+                         [random["eval/return_ep1"], random["eval/return_ep2"]])
     print(f"MELD: {meld}\nrandom: {random}")
 
     assert meld["eval/success"] >= random["eval/success"] + 0.3  # clearly above a random policy

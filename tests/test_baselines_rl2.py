@@ -156,3 +156,13 @@ def test_training_does_not_depend_on_the_callers_global_torch_rng():
         params.append(torch.cat([p.detach().flatten() for p in agent.model.policy.parameters()]))
         agent.trial_env.close()
     assert torch.equal(params[0], params[1])
+
+
+def test_initial_action_std_comes_from_the_config_and_the_cheetah_preset():
+    spec = env_spec("meld/CheetahVel-v0", "state")
+    small = {k.replace(".", "__"): v for k, v in TINY.items()}
+    agent = RL2(spec, seed=0, **small)
+    assert agent.config.ppo.log_std_init == -1.0  # the CheetahVel preset
+    assert torch.allclose(agent.model.policy.log_std.detach(), torch.full((6,), -1.0))
+    other = RL2(spec, seed=0, **small, ppo__log_std_init=-0.5)
+    assert torch.allclose(other.model.policy.log_std.detach(), torch.full((6,), -0.5))

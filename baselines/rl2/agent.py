@@ -85,6 +85,7 @@ class RL2:
             "features_extractor_kwargs": {"conv_filters": e.conv_filters, "conv_kernels": e.conv_kernels,
                                           "feature_size": e.feature_size, "state_hidden_size": e.state_hidden_size},
             "lstm_hidden_size": p.lstm_hidden_size, "net_arch": list(p.net_arch),
+            "log_std_init": p.log_std_init, "ortho_init": p.ortho_init,
         }
         # PPO's rewards (not the policy's reward input) scaled by a running return std, as rl-zoo does for MuJoCo
         self.vec_env = VecNormalize(DummyVecEnv([lambda: self.trial_env]), norm_obs=False, norm_reward=config.ppo.normalize_reward,
