@@ -241,11 +241,18 @@ class MELD:
         t = self.config.train
         trials = max(1, t.model_batch_steps // self.trial_frames)
         per_task = max(1, -(-trials // t.tasks_per_update))  # ceil
+        ac_per_task = None if t.ac_batch_trials is None else max(1, -(-t.ac_batch_trials // t.tasks_per_update))
         sums: dict[str, float] = defaultdict(float)
         n = max(n_model, n_ac)
+        sample = lambda trials_per_task: self.replay.sample(t.tasks_per_update, trials_per_task, self.device)  # noqa: E731
         for i in range(n):
-            batch = self.replay.sample(t.tasks_per_update, per_task, self.device)
-            for k, v in self.learner.train_step(batch, model=i < n_model, actor_critic=i < n_ac).items():
+            if ac_per_task is None:  # one batch and one posterior pass serve both updates
+                metrics = self.learner.train_step(sample(per_task), model=i < n_model, actor_critic=i < n_ac)
+            else:  # the actor-critic draws its own, larger batch of trials
+                metrics = self.learner.train_step(sample(per_task), model=True, actor_critic=False) if i < n_model else {}
+                if i < n_ac:
+                    metrics.update(self.learner.train_step(sample(ac_per_task), model=False, actor_critic=True))
+            for k, v in metrics.items():
                 sums[k] += v / n
             self.counters["updates"] += 1
         if n and phase == "pretrain":

@@ -79,6 +79,8 @@ class TrainConfig:
     model_batch_steps: int = 256  # frames per model batch, whole trials (>= 1 trial); reference model_bs_in_steps
     model_train_ratio: float = 0.8  # model updates per env step; reference 640 steps / (20 tasks x 40 steps)
     ac_train_ratio: float = 0.8  # actor-critic updates per env step; reference ac_train_ratio
+    ac_batch_trials: int | None = None  # trials an actor-critic batch is drawn from; None: the model batch's trials,
+    # one posterior pass for both (the reference's way); more decorrelates its transitions at the cost of a second pass
     two_stage: bool | None = None  # appendix C sparse procedure; None: on when the env is sparse at test
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
     stage2_init_from_stage1: bool = False  # warm-start stage-2 networks from stage 1 (the paper starts them fresh)
@@ -299,7 +301,8 @@ def check(config: MELDConfig) -> MELDConfig:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
     for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
                         ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
-                        ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps)):
+                        ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
+                        ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r}: must be a positive integer")
     for name, value in (("train.model_train_ratio", t.model_train_ratio), ("train.ac_train_ratio", t.ac_train_ratio),

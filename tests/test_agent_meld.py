@@ -62,6 +62,26 @@ def test_meta_train_respects_the_step_budget_and_collects_whole_trials():
     agent.close()
 
 
+def test_actor_critic_can_draw_its_own_larger_batch_of_trials():
+    """By default one batch of trials (one posterior pass) serves the model and the actor-critic;
+    with ``ac_batch_trials`` the actor-critic's steps draw their own, larger batches."""
+    counts = {}
+    for ac_batch_trials in (None, 6):
+        agent = MELD(tiny(ac_batch_trials=ac_batch_trials, model_train_ratio=0.01, ac_train_ratio=0.03))
+        ctx = LocalContext(agent.env_info, "state", 4)
+        ctx.allow(160)
+        agent.meta_train(ctx, 160)  # the random trials and the model's pre-training
+        sizes, original = [], agent.replay.sample
+        agent.replay.sample = lambda tasks, per_task, device: sizes.append(tasks * per_task) or original(tasks, per_task, device)
+        ctx.allow(400)
+        agent.meta_train(ctx, 400)  # ~4 model and ~12 actor-critic updates
+        counts[ac_batch_trials] = {size: sizes.count(size) for size in set(sizes)}
+        agent.close()
+    assert set(counts[None]) == {2} and counts[None][2] >= 10  # shared batches of the model's 2 trials
+    assert counts[6][6] == counts[None][2]  # as many actor-critic steps, each on 6 trials
+    assert 1 <= counts[6][2] < counts[6][6]  # the model's own (fewer) batches
+
+
 def test_stored_trials_hold_both_rewards_and_keep_the_belief_across_episodes():
     agent = MELD(tiny())
     agent.meta_train(steps=160)
