@@ -1,7 +1,7 @@
 """Scripted reference policies on meld/Nav2D-v0: what the task's scores look like when an agent
 does (or does not) explore and remember, to read learned agents' numbers against.
 
-    .venv/bin/python benchmarks/nav2d_reference.py              # ~10 s
+    .venv/bin/python benchmarks/nav2d_reference.py              # ~5 s
     .venv/bin/python benchmarks/nav2d_reference.py --trials 1
 
 Each policy plays the leaderboard's test protocol (2-episode trials, sparse reward as the only
@@ -30,19 +30,17 @@ from typing import Any
 import numpy as np
 
 from meld_agent.evaluation import RandomAgent, run_trials, summarize
+from meld_envs.envs.nav2d import Nav2DEnv
 
 ENV = "meld/Nav2D-v0"
 GAMMA = 0.99
-_STEP_M = 0.25  # metres per step at action 1 (meld_envs.envs.nav2d)
-_ARC_M = 1.0  # radius of the semicircle of goals
+_STEP_M = 0.25  # metres per step at action 1 (Nav2DEnv: 2.5 m/s per unit, 10 Hz)
+_on_arc = Nav2DEnv.goal_position  # the point of the semicircle of possible goals at an angle (rad)
+_ARC_M = float(np.linalg.norm(_on_arc(0.0)))  # its radius
 
 
 def _toward(position: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip((target - position) / _STEP_M, -1.0, 1.0).astype(np.float32)
-
-
-def _on_arc(angle: float) -> np.ndarray:
-    return _ARC_M * np.array([np.cos(angle), np.sin(angle)])
 
 
 def centre_point() -> np.ndarray:

@@ -25,7 +25,7 @@ import torch
 from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, with_overrides
 from meld_agent.context import EnvSpec, LocalContext, agent_config, device_of, env_spec
-from meld_agent.replay import TrialReplay
+from meld_agent.replay import TrialBatch, TrialReplay
 from meld_agent.update import Learner
 
 StepLogger = Any  # callable (metrics: dict[str, float], env_step: int) -> None
@@ -244,7 +244,10 @@ class MELD:
         ac_per_task = None if t.ac_batch_trials is None else max(1, -(-t.ac_batch_trials // t.tasks_per_update))
         sums: dict[str, float] = defaultdict(float)
         n = max(n_model, n_ac)
-        sample = lambda trials_per_task: self.replay.sample(t.tasks_per_update, trials_per_task, self.device)  # noqa: E731
+
+        def sample(trials_per_task: int) -> TrialBatch:
+            return self.replay.sample(t.tasks_per_update, trials_per_task, self.device)
+
         for i in range(n):
             if ac_per_task is None:  # one batch and one posterior pass serve both updates
                 metrics = self.learner.train_step(sample(per_task), model=i < n_model, actor_critic=i < n_ac)

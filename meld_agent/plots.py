@@ -10,6 +10,8 @@ import sys
 
 from meld_agent.logger import read_metrics
 
+_EPISODE_STYLES = ["-", "--", ":"]  # line style of episode k of the trial (cycled)
+
 
 def curve_rows(run_dir: str) -> list[dict[str, float]]:
     """One row per evaluation of a run: env_step and every ``eval/`` metric."""
@@ -45,12 +47,12 @@ def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | 
         ax_s.plot(steps, [r.get("eval/success", float("nan")) for r in rows], marker="o", color=f"C{i}", label=name)
         episodes = sorted({k for r in rows for k in r if k.startswith("eval/return_ep")})
         for j, key in enumerate(episodes):
-            ax_r.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", color=f"C{i}", ls=["-", "--", ":"][j % 3],
+            ax_r.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", color=f"C{i}", ls=_EPISODE_STYLES[j % len(_EPISODE_STYLES)],
                       label=f"{name} ep{key[-1]}")
     if random_success is not None:
         ax_s.axhline(random_success, color="k", ls=":", label="random policy")
     for j, value in enumerate(random_returns or []):
-        ax_r.axhline(value, color="k", ls=["-", "--", ":"][j % 3], lw=0.8, alpha=0.6, label=f"random ep{j + 1}")
+        ax_r.axhline(value, color="k", ls=_EPISODE_STYLES[j % len(_EPISODE_STYLES)], lw=0.8, alpha=0.6, label=f"random ep{j + 1}")
     ax_s.set_xlabel("env steps")
     ax_s.set_ylabel("test success (last episode)")
     ax_s.set_ylim(-0.02, 1.02)
