@@ -48,7 +48,8 @@ class MELD:
         self.device = device_of(config.device)
         self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
         self.action_size = int(np.prod(info.action_space.shape))
-        self.trial_steps = int(info.max_episode_steps) * int(info.episodes_per_trial)
+        self.episode_steps = int(info.max_episode_steps)
+        self.trial_steps = self.episode_steps * int(info.episodes_per_trial)
         self.trial_frames = self.trial_steps + 1  # L = E*T + 1 frames per stored trial
         self.two_stage = bool(info.sparse_at_test if config.train.two_stage is None else config.train.two_stage) \
             and config.model.reward_input != "none"
@@ -95,11 +96,13 @@ class MELD:
         self.predictions = []
 
     @torch.no_grad()
-    def _policy(self, obs: Any, reward: float, deterministic: bool) -> np.ndarray:
+    def _policy(self, obs: Any, reward: float, deterministic: bool, episode_start: bool = False) -> np.ndarray:
         model = self.learner.model
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
         prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
+        if prev_action is not None:
+            prev_action = model.transition_input(prev_action, torch.tensor([float(episode_start)], device=self.device))
         (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, self.act_generator)
         belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
         action, _ = self.learner.actor(belief, self.act_generator, deterministic=deterministic)
@@ -111,9 +114,11 @@ class MELD:
 
     def act(self, obs: Any, reward: float = 0.0, info: dict[str, Any] | None = None) -> np.ndarray:
         """Update the belief with ``obs`` and the previous step's ``reward`` (0.0 at trial start) and
-        return the next action (Algorithm 2); the belief carries over episode boundaries of a trial."""
+        return the next action (Algorithm 2); the belief carries over episode boundaries of a trial
+        (``info["episode_end"]`` marks the first frame of a later episode)."""
         evidence_reward = 0.0 if self.reward_input == "none" else float(reward)
-        return self._policy(obs, evidence_reward, deterministic=self.config.sac.deterministic_test)
+        return self._policy(obs, evidence_reward, deterministic=self.config.sac.deterministic_test,
+                            episode_start=bool((info or {}).get("episode_end", False)))
 
     # -- meta-training (Algorithm 1) ---------------------------------------------------------
     def meta_train(self, ctx: Any = None, steps: int | None = None) -> dict[str, float]:
@@ -191,7 +196,8 @@ class MELD:
     def _ensure_replay(self, num_tasks: int) -> None:
         if self.replay is None:
             self.replay = TrialReplay(num_tasks, self.trial_frames, self.obs_shape, self.action_size, self.config.replay,
-                                      seed=self.config.seed + 7, directory=self.replay_directory)
+                                      seed=self.config.seed + 7, directory=self.replay_directory,
+                                      episode_steps=self.episode_steps)
         elif self.replay.num_tasks != num_tasks:
             raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
 
@@ -212,15 +218,16 @@ class MELD:
         obs, info = env.reset(seed=int(self.rng.integers(2**31)))
         frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
         self.reset()
-        reward_in, success, steps = 0.0, False, 0
+        reward_in, success, steps, new_episode = 0.0, False, 0, False
         while True:
             if random:
                 action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
             else:
-                action = self._policy(obs, reward_in, deterministic=False)
+                action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
             obs, reward, terminated, truncated, info = env.step(action)
             steps += 1
-            step_info = info["final_info"] if info.get("episode_end") else info  # Trial: the ended episode's step
+            new_episode = bool(info.get("episode_end", False))
+            step_info = info["final_info"] if new_episode else info  # Trial: the ended episode's step
             shaped.append(float(step_info.get("shaped_reward", reward)))
             sparse.append(float(step_info.get("sparse_reward", reward)))
             success = bool(step_info.get("success", False))

@@ -34,6 +34,8 @@ class ModelConfig:
     reward_repeat: int = 32  # copies of r concatenated to the image features; reference num_repeat_when_concatenate
     reward_input: str = "shaped"  # reward given to q as evidence: shaped | sparse | none (= SLAC, no reward evidence)
     reward_target: str = "shaped"  # reward that p(r|z) reconstructs (appendix C: shaped even when the input is sparse)
+    episode_start_input: bool = False  # append e_t (1 on the first frame of a trial's later episode, which the env
+    # reports) to a_{t-1} in the prior, posterior and z2 transition, so the prior can predict the reset; not in the paper
     learning_rate: float = 1e-4  # paper Table 1
     grad_clip_norm: float | None = None  # reference gradient_clipping=None
 

@@ -206,6 +206,7 @@ class LatentModel(nn.Module):
         self.obs_shape = tuple(obs_shape)
         self.action_size = action_size
         z1, z2, h = config.latent1_size, config.latent2_size, config.hidden_size
+        a = action_size + int(config.episode_start_input)  # what the transitions read for a_{t-1}
         self.pixels = len(self.obs_shape) == 3
         if self.pixels:
             self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels)
@@ -217,10 +218,19 @@ class LatentModel(nn.Module):
         evidence = self.encoder.out_size + self.reward_repeat
         self.z1_first_posterior = Gaussian(evidence, z1, h)  # q(z1_1 | x_1, r_1)
         self.z2_first = Gaussian(z1, z2, h)  # p(z2_1 | z1_1) = q(z2_1 | z1_1)
-        self.z1_prior = Gaussian(z2 + action_size, z1, h)  # p(z1_t | z2_{t-1}, a_{t-1})
-        self.z1_posterior = Gaussian(evidence + z2 + action_size, z1, h)  # q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
-        self.z2_transition = Gaussian(z1 + z2 + action_size, z2, h)  # p(z2_t | z1_t, z2_{t-1}, a_{t-1}) = q(...)
+        self.z1_prior = Gaussian(z2 + a, z1, h)  # p(z1_t | z2_{t-1}, a_{t-1})
+        self.z1_posterior = Gaussian(evidence + z2 + a, z1, h)  # q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
+        self.z2_transition = Gaussian(z1 + z2 + a, z2, h)  # p(z2_t | z1_t, z2_{t-1}, a_{t-1}) = q(...)
         self.reward_decoder = Gaussian(z1 + z2, 1, h, fixed_std=config.reward_std)  # p(r_t | z_t)
+
+    def transition_input(self, actions: Tensor, episode_start: Tensor | None) -> Tensor:
+        """What the transitions read for a_{t-1}: ``actions [..., A]``, with the flag ``episode_start [...]``
+        of frame t appended when ``config.episode_start_input`` is on (it must then be given)."""
+        if not self.config.episode_start_input:
+            return actions
+        if episode_start is None:
+            raise ValueError("model.episode_start_input is on but no episode_start flags were given")
+        return torch.cat([actions, episode_start.unsqueeze(-1).to(actions.dtype)], dim=-1)
 
     @property
     def belief_size(self) -> int:
@@ -251,7 +261,8 @@ class LatentModel(nn.Module):
         return (z1_mean, z1_std, z1), (z2_mean, z2_std, _sample(z2_mean, z2_std, generator))
 
     def posterior(self, evidence: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Posterior:
-        """Filter a batch of sequences: ``evidence [B, L, E]``, ``actions [B, L-1, A]`` -> ``Posterior``.
+        """Filter a batch of sequences: ``evidence [B, L, E]``, ``actions [B, L-1, A]`` (as ``transition_input``
+        gives them) -> ``Posterior``.
         The loop over time runs only the small latent MLPs; images were encoded in one call."""
         outs = []
         prev_z2: Tensor | None = None

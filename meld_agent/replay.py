@@ -33,6 +33,7 @@ class TrialBatch(NamedTuple):
     shaped_reward: torch.Tensor  # float32 [B, L]
     sparse_reward: torch.Tensor  # float32 [B, L]
     task: torch.Tensor  # int64 [B], index into the train tasks
+    episode_start: torch.Tensor | None = None  # float32 [B, L]: 1 on the first frame of a later episode of the trial
 
     def reward(self, kind: str) -> torch.Tensor:
         """``shaped_reward`` or ``sparse_reward`` by name."""
@@ -55,13 +56,19 @@ class TrialReplay:
     """``num_tasks`` ring buffers of whole trials sharing one set of arrays ``[task, slot, ...]``.
 
     ``obs_shape``: ``(H, W, 3)`` images (stored uint8) or ``(S,)`` states (stored float32).
-    Sampling draws from an owned ``np.random.Generator`` seeded with ``seed``.
+    Sampling draws from an owned ``np.random.Generator`` seeded with ``seed``. With
+    ``episode_steps`` (the steps of each of a trial's episodes) batches carry ``episode_start``,
+    the frames where a later episode begins: every stored trial ran its full length, so they sit
+    at multiples of ``episode_steps``.
     """
 
     def __init__(self, num_tasks: int, trial_frames: int, obs_shape: tuple[int, ...], action_size: int,
-                 config: ReplayConfig, seed: int, directory: str | None = None) -> None:
+                 config: ReplayConfig, seed: int, directory: str | None = None, episode_steps: int | None = None) -> None:
         if trial_frames < 2:
             raise ValueError(f"trial_frames={trial_frames}: a trial needs at least 2 frames")
+        if episode_steps is not None and (episode_steps < 1 or (trial_frames - 1) % episode_steps):
+            raise ValueError(f"episode_steps={episode_steps}: must divide the trial's {trial_frames - 1} steps")
+        self.episode_steps = episode_steps
         self.config = config
         self.num_tasks = int(num_tasks)
         self.trial_frames = int(trial_frames)
@@ -151,6 +158,7 @@ class TrialReplay:
         length = self.trial_frames
         window = self.config.sequence_length
         if window is None or window >= length:
+            frames = np.broadcast_to(np.arange(length), (task_idx.size, length))
             obs = self.arrays["obs"][task_idx, slot_idx]
             actions = self.arrays["actions"][task_idx, slot_idx]
             shaped = self.arrays["shaped_reward"][task_idx, slot_idx]
@@ -164,7 +172,10 @@ class TrialReplay:
             shaped = self.arrays["shaped_reward"][t, s, frames]
             sparse = self.arrays["sparse_reward"][t, s, frames]
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device))
+        episode_start = None
+        if self.episode_steps is not None:
+            episode_start = as_t(((frames % self.episode_steps == 0) & (frames > 0) & (frames < length - 1)).astype(np.float32))
+        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device), episode_start)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str) -> list[str]:

@@ -35,10 +35,15 @@ class ModelUpdate:
         self.generator = generator
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
+    def transition_actions(self, batch: TrialBatch) -> Tensor:
+        """a_{t-1} as the model's transitions read it ``[B, L-1, A(+1)]``."""
+        start = None if batch.episode_start is None else batch.episode_start[:, 1:]
+        return self.model.transition_input(batch.actions, start)
+
     def posterior(self, batch: TrialBatch) -> Posterior:
         """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step."""
         evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
-        return self.model.posterior(evidence, batch.actions, self.generator)
+        return self.model.posterior(evidence, self.transition_actions(batch), self.generator)
 
     def terms(self, batch: TrialBatch) -> tuple[ElboTerms, Posterior, dict[str, Tensor]]:
         """ELBO terms per sequence, the posterior, and diagnostics, from one pass over the batch."""
@@ -56,7 +61,7 @@ class ModelUpdate:
         reward_target = batch.reward(self.config.reward_target)
         r_mean, r_std = model.decode_reward(latent)
         r_lp = gaussian_log_prob(reward_target, r_mean, r_std)
-        prior_mean, prior_std = model.prior_z1(post, batch.actions)
+        prior_mean, prior_std = model.prior_z1(post, self.transition_actions(batch))
         terms = elbo_terms(obs_lp.reshape(b, length), r_lp, post.z1_mean, post.z1_std, prior_mean, prior_std)
         with torch.no_grad():
             extra = {"reconstruction_mse": (mean - target).pow(2).mean(), "reward_abs_error": (r_mean - reward_target).abs().mean()}

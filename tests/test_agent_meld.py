@@ -94,6 +94,25 @@ def test_stored_trials_hold_both_rewards_and_keep_the_belief_across_episodes():
     agent.close()
 
 
+@pytest.mark.parametrize("flag", [False, True])
+def test_episode_start_reaches_the_belief_only_when_configured(flag):
+    """``model.episode_start_input``: the first frame of a trial's later episode (info["episode_end"]
+    at meta-test, the replay's episode structure in training) enters the model's transitions."""
+    agent = MELD(tiny(episode_start_input=flag))
+    agent.meta_train(steps=200)  # random trials, pre-training and one collected iteration with the flag
+    assert (agent.replay.sample(2, 1).episode_start.sum(1) == 1).all()  # one later episode per 2-episode trial
+    agent.reset()
+    agent.act(np.zeros(4, np.float32), 0.0, {"episode_in_trial": 0})
+    saved = agent._filter, agent.act_generator.get_state()
+    actions = []
+    for info in ({"episode_in_trial": 1, "episode_end": True}, {"episode_in_trial": 1}):
+        agent._filter = saved[0]
+        agent.act_generator.set_state(saved[1])
+        actions.append(agent.act(np.ones(4, np.float32), 0.0, info))
+    assert (not np.array_equal(actions[0], actions[1])) == flag
+    agent.close()
+
+
 def test_two_stage_switches_to_sparse_reward_inputs_and_keeps_the_data():
     agent = MELD(tiny(stage1_env_steps=240))
     assert agent.reward_input == "shaped" and agent.stage == 1

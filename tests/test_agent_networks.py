@@ -85,6 +85,17 @@ def test_online_filter_matches_batched_posterior():
         assert torch.allclose(m1, post.z1_mean[:, t], atol=1e-6) and torch.allclose(m2, post.z2_mean[:, t], atol=1e-6)
 
 
+def test_episode_start_flag_enters_the_transitions_when_on():
+    torch.manual_seed(0)
+    model = LatentModel((4,), 2, ModelConfig(latent1_size=8, latent2_size=16, hidden_size=32, episode_start_input=True))
+    z2, action = torch.randn(1, 16), torch.randn(1, 2)
+    means = [model.z1_prior(z2, model.transition_input(action, torch.tensor([flag])))[0] for flag in (0.0, 1.0)]
+    assert not torch.allclose(means[0], means[1])
+    with pytest.raises(ValueError, match="episode_start"):
+        model.transition_input(action, None)
+    assert _model("shaped").transition_input(action, None) is action  # off: a_{t-1} alone
+
+
 def _batch(b=3, length=6, obs=(4,)):
     return TrialBatch(torch.randn(b, length, *obs), torch.rand(b, length - 1, 2) * 2 - 1, torch.randn(b, length),
                       torch.zeros(b, length), torch.zeros(b, dtype=torch.long))

@@ -95,3 +95,21 @@ def test_bad_trials_are_rejected_with_the_expected_shape():
         replay.add(0, obs, actions, shaped, sparse)
     with pytest.raises(ValueError, match="task=3 out of range"):
         replay.add(3, *_trial(4, 0))
+
+
+@pytest.mark.parametrize("window", [None, 5])
+def test_batches_mark_the_first_frame_of_each_later_episode(window):
+    length = 9  # 2 episodes of 4 steps: frame 4 is the second episode's first frame
+    replay = TrialReplay(2, length, (4,), 2, ReplayConfig(capacity_frames_per_task=90, sequence_length=window), seed=0,
+                         episode_steps=4)
+    for task in range(2):
+        replay.add(task, *_trial(length, task))
+    for _ in range(10):
+        batch = replay.sample(2, 4)
+        frame_index = batch.obs.numpy()[:, :, 0]
+        assert np.array_equal(batch.episode_start.numpy(), (frame_index == 4).astype(np.float32))
+    plain = TrialReplay(1, length, (4,), 2, ReplayConfig(capacity_frames_per_task=90), seed=0)
+    plain.add(0, *_trial(length, 0))
+    assert plain.sample(1, 1).episode_start is None
+    with pytest.raises(ValueError, match="episode_steps=3"):
+        TrialReplay(1, length, (4,), 2, ReplayConfig(capacity_frames_per_task=90), seed=0, episode_steps=3)
