@@ -15,6 +15,7 @@ not, and the curve in between is unstable. A second run with SAC's target entrop
 import os
 
 import pytest
+import torch
 
 from meld_agent.config import make_config
 from meld_agent.evaluate import load_run
@@ -30,6 +31,7 @@ LEARNING: dict = {}  # the meld/Nav2D-v0 preset as it is (config.PRESETS, cpu-si
 @pytest.mark.xfail(reason="not yet seen to pass at 100,000 steps: success 0.20 vs random 0.00, episode 2 below episode 1 "
                           "(4.2 vs 7.5); see the module docstring and BENCHMARKS.md", strict=False)
 def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
+    torch.set_num_threads(1)  # the recorded runs used one thread; float sums differ with two
     config = make_config("meld/Nav2D-v0", obs_mode="state", **LEARNING)
     run = str(tmp_path / "nav2d_state")
     train(config, STEPS, run, eval_every=10_000, progress=False)
