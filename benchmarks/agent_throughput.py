@@ -14,6 +14,9 @@ Measured (random uint8 frames; the numbers do not depend on their content):
 * **actor-critic update alone, 256 x 9 frames**: a SAC step whose beliefs come from a no-grad
   posterior pass over 256 sequences x 9 frames (the reference's actor-critic batch shape, which it
   spends re-encoding images); MELD never needs this in training, it is here for the comparison.
+* **actor-critic update alone, MELD's way**: what MELD does for an actor-critic step with no model
+  step to share (``ac_train_ratio`` above ``model_train_ratio``): a no-grad posterior pass over the
+  model batch's 32 x 9 frames, then SAC on 256 of its transitions.
 * FLOPs per update from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
   forward + backward), achieved GFLOP/s, and the GFLOP/s of a 2048x2048 float32 matmul on the same
   threads. Then the same on CUDA when present.
@@ -93,6 +96,8 @@ def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[i
         "model update (32 x 9 frames)": lambda: learner.train_step(model_batch, model=True, actor_critic=False),
         "model + actor-critic update (32 x 9 frames, 256 transitions)": lambda: learner.train_step(model_batch),
         "actor-critic update alone (256 x 9 frames re-encoded)": lambda: learner.train_step(ac_batch, model=False, actor_critic=True),
+        "actor-critic update alone, MELD's way (no-grad pass over 32 x 9 frames, 256 transitions)":
+            lambda: learner.train_step(model_batch, model=False, actor_critic=True),
     }
     rows = []
     for name, fn in cases.items():
@@ -128,17 +133,20 @@ def table(device_rows: dict[str, tuple[list[dict], float]]) -> str:
 def verdict(rows: list[dict], peak: float) -> str:
     model = next(r for r in rows if r["case"].startswith("model update"))
     combined = next(r for r in rows if r["case"].startswith("model + actor-critic"))
-    ac = next(r for r in rows if r["case"].startswith("actor-critic update alone"))
-    share = max(r["gflops"] for r in rows) / peak
+    ac = next(r for r in rows if r["case"].startswith("actor-critic update alone (256"))
+    own = next(r for r in rows if r["case"].startswith("actor-critic update alone, MELD's way"))
+    share = model["gflops"] / peak  # the model update: where the time goes in training
+    best = max(rows, key=lambda r: r["gflops"])
     parts = [
         f"model updates/s {model['updates_per_s']:.2f} = {model['updates_per_s'] / REFERENCE_MODEL_UPDATES_PER_S:.1f}x the reference "
         f"(target {SPEEDUP_TARGET:.0f}x: {'met' if model['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_MODEL_UPDATES_PER_S else 'not met'})",
         f"actor-critic updates/s as MELD trains (shared pass, with the model step) {combined['updates_per_s']:.2f} = "
         f"{combined['updates_per_s'] / REFERENCE_AC_UPDATES_PER_S:.1f}x the reference's 0.8 "
         f"({'met' if combined['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_AC_UPDATES_PER_S else 'not met'}); "
-        f"re-encoding 256 x 9 frames alone: {ac['updates_per_s']:.2f}/s",
-        f"best share of the matmul FLOP/s {100 * share:.0f}% (target {100 * MATMUL_SHARE_TARGET:.0f}%: "
-        f"{'met' if share >= MATMUL_SHARE_TARGET else 'not met'})",
+        f"re-encoding 256 x 9 frames alone: {ac['updates_per_s']:.2f}/s; "
+        f"alone with MELD's own no-grad pass over 32 x 9 frames: {own['updates_per_s']:.2f}/s",
+        f"the model update's share of the matmul FLOP/s {100 * share:.0f}% (target {100 * MATMUL_SHARE_TARGET:.0f}%: "
+        f"{'met' if share >= MATMUL_SHARE_TARGET else 'not met'}; highest row: {100 * best['gflops'] / peak:.0f}%, {best['case']})",
     ]
     return "; ".join(parts) + "."
 
