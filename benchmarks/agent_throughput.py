@@ -88,7 +88,8 @@ def flops_of(fn) -> int:
 
 
 def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[int, int, int] = (64, 64, 3)) -> list[dict]:
-    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256)
+    # the paper's model: without the Nav2D preset's episode-start flag (its batches here are 9-frame windows)
+    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, model__episode_start_input=False)
     learner = Learner(image, 6, config, seed=0, device=device)
     model_batch = random_batch(32, 9, image, 6, device)
     ac_batch = random_batch(256, 9, image, 6, device, seed=1)

@@ -202,7 +202,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.ac_train_ratio": 0.8,  # reference ratio for the (cheaper) actor-critic: 320 per iteration
         "train.stage1_env_steps": 12_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
         "train.stage2_init_from_stage1": True,  # cpu: warm-start stage 2 (the paper starts it fresh)
+        "model.episode_start_input": True,  # ours: the prior sees the reset (BENCHMARKS.md "Learning", run F)
         "sac.initial_alpha": 0.1,  # cpu: with few updates a temperature starting at 1 stays too high too long
+        "sac.gamma": 0.95,  # cpu: a 20-step horizon for the 40-step trial; with the flag, steadier than 0.99 (run F)
         "sac.batch_size": 256,  # reference ac_bs_in_steps
         "replay.capacity_frames_per_task": 10_000,  # as the reference for its envs: 243 trials per task, 3.7 GB of pixels
     },

@@ -8,7 +8,9 @@ core of a 2-CPU AMD EPYC) test success was 0.20 against the random policy's 0.00
 earned more than episode 2 (sparse return 7.5 against 4.2); the checkpoint at 60,000 steps met both
 assertions narrowly (success 0.33, episode 2 5.37 against episode 1 5.33), the one at 50,000 did
 not, and the curve in between is unstable. A second run with SAC's target entropy at 0 was as unstable
-(success 0.00-0.33 over its checkpoints). For scale, a scripted sweep-and-remember policy scores success
+(success 0.00-0.33 over its checkpoints), and so were four more (the episode-start flag
+``model.episode_start_input``, actor-critic batches of 32 trials, the reference's 2-episode latent
+sizes, gamma 0.95; BENCHMARKS.md): none learned the sweep. For scale, a scripted sweep-and-remember policy scores success
 1.00 and episode 1/2 returns 12.1/17.3 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent",
 "Learning", which also has the diagnosis). The learning curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
 """

@@ -97,8 +97,10 @@ def test_episode_start_flag_enters_the_transitions_when_on():
 
 
 def _batch(b=3, length=6, obs=(4,)):
+    episode_start = torch.zeros(b, length)
+    episode_start[:, length // 2] = 1.0  # 2-episode trials, as the Nav2D preset's model reads them
     return TrialBatch(torch.randn(b, length, *obs), torch.rand(b, length - 1, 2) * 2 - 1, torch.randn(b, length),
-                      torch.zeros(b, length), torch.zeros(b, dtype=torch.long))
+                      torch.zeros(b, length), torch.zeros(b, dtype=torch.long), episode_start)
 
 
 def test_actor_critic_gradients_do_not_reach_the_model():
