@@ -101,7 +101,7 @@ class MELD:
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
         prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
-        if prev_action is not None:
+        if prev_action is not None and model.config.episode_start_input:
             prev_action = model.transition_input(prev_action, torch.tensor([float(episode_start)], device=self.device))
         (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, self.act_generator)
         belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)

@@ -69,6 +69,10 @@ class TrialReplay:
         if episode_steps is not None and (episode_steps < 1 or (trial_frames - 1) % episode_steps):
             raise ValueError(f"episode_steps={episode_steps}: must divide the trial's {trial_frames - 1} steps")
         self.episode_steps = episode_steps
+        self._episode_start: np.ndarray | None = None  # [L] flags, the same for every stored trial
+        if episode_steps is not None:
+            self._episode_start = np.zeros(trial_frames, np.float32)
+            self._episode_start[episode_steps:trial_frames - 1:episode_steps] = 1.0
         self.config = config
         self.num_tasks = int(num_tasks)
         self.trial_frames = int(trial_frames)
@@ -158,11 +162,11 @@ class TrialReplay:
         length = self.trial_frames
         window = self.config.sequence_length
         if window is None or window >= length:
-            frames = np.broadcast_to(np.arange(length), (task_idx.size, length))
             obs = self.arrays["obs"][task_idx, slot_idx]
             actions = self.arrays["actions"][task_idx, slot_idx]
             shaped = self.arrays["shaped_reward"][task_idx, slot_idx]
             sparse = self.arrays["sparse_reward"][task_idx, slot_idx]
+            starts = None if self._episode_start is None else np.broadcast_to(self._episode_start, (task_idx.size, length))
         else:
             start = self.rng.integers(0, length - window + 1, size=task_idx.size)
             frames = start[:, None] + np.arange(window)
@@ -171,11 +175,10 @@ class TrialReplay:
             actions = self.arrays["actions"][t, s, frames[:, :-1]]
             shaped = self.arrays["shaped_reward"][t, s, frames]
             sparse = self.arrays["sparse_reward"][t, s, frames]
+            starts = None if self._episode_start is None else self._episode_start[frames]
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-        episode_start = None
-        if self.episode_steps is not None:
-            episode_start = as_t(((frames % self.episode_steps == 0) & (frames > 0) & (frames < length - 1)).astype(np.float32))
-        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device), episode_start)
+        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device),
+                          None if starts is None else as_t(starts))
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str) -> list[str]:

@@ -40,16 +40,18 @@ class ModelUpdate:
         start = None if batch.episode_start is None else batch.episode_start[:, 1:]
         return self.model.transition_input(batch.actions, start)
 
-    def posterior(self, batch: TrialBatch) -> Posterior:
-        """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step."""
+    def posterior(self, batch: TrialBatch, actions: Tensor | None = None) -> Posterior:
+        """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step;
+        ``actions`` are ``transition_actions(batch)`` when the caller has them already."""
         evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
-        return self.model.posterior(evidence, self.transition_actions(batch), self.generator)
+        return self.model.posterior(evidence, self.transition_actions(batch) if actions is None else actions, self.generator)
 
     def terms(self, batch: TrialBatch) -> tuple[ElboTerms, Posterior, dict[str, Tensor]]:
         """ELBO terms per sequence, the posterior, and diagnostics, from one pass over the batch."""
         model = self.model
         b, length = batch.shaped_reward.shape
-        post = self.posterior(batch)
+        actions = self.transition_actions(batch)
+        post = self.posterior(batch, actions)
         latent = post.latent()
         mean = model.decode_observation(latent.reshape(b * length, -1))  # all B*L frames in one call
         if model.pixels:
@@ -61,7 +63,7 @@ class ModelUpdate:
         reward_target = batch.reward(self.config.reward_target)
         r_mean, r_std = model.decode_reward(latent)
         r_lp = gaussian_log_prob(reward_target, r_mean, r_std)
-        prior_mean, prior_std = model.prior_z1(post, self.transition_actions(batch))
+        prior_mean, prior_std = model.prior_z1(post, actions)
         terms = elbo_terms(obs_lp.reshape(b, length), r_lp, post.z1_mean, post.z1_std, prior_mean, prior_std)
         with torch.no_grad():
             extra = {"reconstruction_mse": (mean - target).pow(2).mean(), "reward_abs_error": (r_mean - reward_target).abs().mean()}
