@@ -76,11 +76,13 @@ class MELD:
 
     def stage_config(self, stage: int) -> MELDConfig:
         """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and
-        still reconstructs shaped rewards and trains the critic on them)."""
+        still reconstructs shaped rewards and trains the critic on them, unless ``train.stage2_critic_reward``)."""
         if not self.two_stage:
             return self.config
-        reward_input = "shaped" if stage == 1 else "sparse"
-        return with_overrides(self.config, {"model.reward_input": reward_input})
+        if stage == 1:
+            return with_overrides(self.config, {"model.reward_input": "shaped"})
+        critic = self.config.train.stage2_critic_reward or self.config.sac.critic_reward
+        return with_overrides(self.config, {"model.reward_input": "sparse", "sac.critic_reward": critic})
 
     def _make_learner(self, stage: int) -> Learner:
         return Learner(self.obs_shape, self.action_size, self.stage_config(stage), self.config.seed + 1000 * stage, self.device)

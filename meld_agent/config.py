@@ -86,6 +86,7 @@ class TrainConfig:
     two_stage: bool | None = None  # appendix C sparse procedure; None: on when the env is sparse at test
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
     stage2_init_from_stage1: bool = False  # warm-start stage-2 networks from stage 1 (the paper starts them fresh)
+    stage2_critic_reward: str | None = None  # reward stage 2's critic learns from; None: sac.critic_reward (paper: shaped)
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,8 @@ def check(config: MELDConfig) -> MELDConfig:
         raise ValueError(f"obs_mode={config.obs_mode!r}; allowed: 'pixels', 'state'")
     if m.reward_input not in REWARD_INPUT_CHOICES:
         raise ValueError(f"model.reward_input={m.reward_input!r}; allowed: {', '.join(map(repr, REWARD_INPUT_CHOICES))}")
-    for name, value in (("model.reward_target", m.reward_target), ("sac.critic_reward", s.critic_reward)):
+    for name, value in (("model.reward_target", m.reward_target), ("sac.critic_reward", s.critic_reward),
+                        ("train.stage2_critic_reward", t.stage2_critic_reward or "shaped")):
         if value not in REWARD_CHOICES:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:

@@ -125,6 +125,16 @@ def test_two_stage_switches_to_sparse_reward_inputs_and_keeps_the_data():
     agent.close()
 
 
+def test_stage2_critic_reward_applies_to_stage_2_only():
+    agent = MELD(tiny(stage2_critic_reward="sparse"))
+    assert agent.learner.config.sac.critic_reward == "shaped"  # stage 1 learns from the shaped reward
+    assert agent.stage_config(2).sac.critic_reward == "sparse" and agent.stage_config(2).model.reward_input == "sparse"
+    assert MELD(tiny()).stage_config(2).sac.critic_reward == "shaped"  # default: appendix C as written
+    agent.close()
+    with pytest.raises(ValueError, match="train.stage2_critic_reward='dense'.*'shaped', 'sparse'"):
+        tiny(stage2_critic_reward="dense")
+
+
 def test_slac_variant_is_a_configuration():
     agent = MELD(tiny(reward_input="none"))
     assert not agent.two_stage and agent.learner.model.reward_repeat == 0

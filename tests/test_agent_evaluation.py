@@ -1,0 +1,53 @@
+"""Meta-test summaries: the paired episode-2-over-episode-1 gain and its interval."""
+import numpy as np
+import pytest
+
+from meld_agent.evaluation import TrialResult, episode_gain, summarize
+
+
+def trial(*returns, task=0):
+    return TrialResult(task, list(returns), [0.0] * len(returns), [False] * len(returns))
+
+
+def test_gain_is_paired_within_trials():
+    # trial returns spread 0..90, yet every second episode beats its first by exactly 1 or 2:
+    # the means of the two episodes overlap widely, the paired gain does not
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 90, 40)
+    results = [trial(b, b + 1 + (i % 2), task=i % 10) for i, b in enumerate(base)]
+    mean, low, high = episode_gain(results)
+    assert mean == pytest.approx(1.5)
+    assert 1.0 <= low < 1.5 < high <= 2.0
+
+
+def test_gain_interval_covers_zero_when_episodes_tie_on_average():
+    results = [trial(5.0, 5.0 + d) for d in (-3, 3, -1, 1, -2, 2, 0, -4, 4, 0)]
+    mean, low, high = episode_gain(results)
+    assert mean == 0.0 and low < 0.0 < high
+
+
+def test_gain_uses_the_last_and_first_episode_and_is_reproducible():
+    results = [trial(1.0, 9.0, 4.0), trial(2.0, 0.0, 3.0), trial(0.0, 0.0, 2.0)]
+    mean, *_ = episode_gain(results)
+    assert mean == pytest.approx((3 + 1 + 2) / 3)
+    assert episode_gain(results, seed=3) == episode_gain(results, seed=3)
+
+
+def test_constant_gain_has_a_zero_width_interval():
+    assert episode_gain([trial(1.0, 3.0)] * 4) == (2.0, 2.0, 2.0)
+
+
+def test_gain_of_single_episode_trials_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"2 or more episodes.*\[1\]"):
+        episode_gain([trial(1.0), trial(2.0)])
+    with pytest.raises(ValueError, match="at least one trial"):
+        episode_gain([])
+
+
+def test_summarize_reports_the_gain_only_for_multi_episode_trials():
+    two = summarize([trial(1.0, 4.0), trial(2.0, 3.0), trial(0.0, 5.0)])
+    assert two["eval/return_gain"] == pytest.approx(3.0)
+    assert two["eval/return_gain_low"] <= 3.0 <= two["eval/return_gain_high"]
+    assert two["eval/return_ep2"] - two["eval/return_ep1"] == pytest.approx(two["eval/return_gain"])
+    one = summarize([trial(1.0), trial(2.0)])
+    assert not any(k.startswith("eval/return_gain") for k in one)
