@@ -1,4 +1,4 @@
-"""Learning curves of MELD runs: held-out success and return per episode of the trial vs env steps.
+"""Learning curves of MELD runs: held-out success, return per episode of the trial and the episode gain vs env steps.
 
     python -m meld_agent.plots runs/nav runs/nav_seed1 --out nav_curve.png [--random 0.0] [--random-return 0.4 0.3]
 """
@@ -31,17 +31,21 @@ def curve_rows(run_dir: str) -> list[dict[str, float]]:
 
 def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | None = None, title: str = "",
                          random_returns: list[float] | None = None) -> None:
-    """Test success (left) and test return per trial episode (right) vs env steps, one line per run;
+    """Test success (left) and test return per trial episode (middle) vs env steps, one line per run;
     the random policy's success and per-episode returns (``random_returns[k]`` for episode k+1) as
-    horizontal lines when given."""
+    horizontal lines when given. Runs of multi-episode trials add a third panel: the paired gain of the
+    last episode over the first with its 95% interval (``evaluation.episode_gain``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(9, 3.4))
+    all_rows = {run: curve_rows(run) for run in run_dirs}
+    with_gain = any("eval/return_gain" in r for rows in all_rows.values() for r in rows)
+    fig, axes = plt.subplots(1, 3 if with_gain else 2, figsize=(13.5 if with_gain else 9, 3.4))
+    ax_s, ax_r = axes[0], axes[1]
     for i, run in enumerate(run_dirs):
-        rows = curve_rows(run)
+        rows = all_rows[run]
         steps = [r["env_step"] for r in rows]
         name = os.path.basename(os.path.normpath(run))
         ax_s.plot(steps, [r.get("eval/success", float("nan")) for r in rows], marker="o", color=f"C{i}", label=name)
@@ -49,6 +53,13 @@ def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | 
         for j, key in enumerate(episodes):
             ax_r.plot(steps, [r.get(key, float("nan")) for r in rows], marker="o", color=f"C{i}", ls=_EPISODE_STYLES[j % len(_EPISODE_STYLES)],
                       label=f"{name} ep{key[-1]}")
+        if with_gain:
+            gain = [(r["env_step"], r["eval/return_gain"], r["eval/return_gain_low"], r["eval/return_gain_high"])
+                    for r in rows if "eval/return_gain" in r]
+            if gain:
+                g_steps, g_mean, g_low, g_high = zip(*gain)
+                axes[2].plot(g_steps, g_mean, marker="o", color=f"C{i}", label=name)
+                axes[2].fill_between(g_steps, g_low, g_high, color=f"C{i}", alpha=0.2)
     if random_success is not None:
         ax_s.axhline(random_success, color="k", ls=":", label="random policy")
     for j, value in enumerate(random_returns or []):
@@ -60,6 +71,12 @@ def plot_learning_curves(run_dirs: list[str], out: str, random_success: float | 
     ax_r.set_ylabel("test return per episode")
     ax_s.legend(fontsize=7)
     ax_r.legend(fontsize=7)
+    if with_gain:
+        axes[2].axhline(0.0, color="k", lw=0.8)
+        axes[2].set_xlabel("env steps")
+        axes[2].set_ylabel("last minus first episode return")
+        axes[2].set_title("paired gain, 95% interval", fontsize=9)
+        axes[2].legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -101,10 +101,14 @@ def test_plots_cli_draws_curves_with_random_lines_and_prints_the_rows(tmp_path):
 
     log = RunLogger(str(tmp_path / "run"), tensorboard=False)
     for step, success in ((400, 0.1), (800, 0.4)):
-        log({"eval/success": success, "eval/return_ep1": 2.0, "eval/return_ep2": 3.0 + success}, step)
+        log({"eval/success": success, "eval/return_ep1": 2.0, "eval/return_ep2": 3.0 + success,
+             "eval/return_gain": 1.0 + success, "eval/return_gain_low": 0.5, "eval/return_gain_high": 2.0}, step)
     log.close()
     out = run("meld_agent.plots", str(tmp_path / "run"), "--out", str(tmp_path / "curve.png"), "--random", "0.05",
               "--random-return", "0.4", "0.3")
     assert out.returncode == 0, out.stderr
     assert os.path.getsize(tmp_path / "curve.png") > 10_000
+    import imageio.v2 as imageio
+
+    assert imageio.imread(tmp_path / "curve.png").shape[1] == 1620  # three panels: success, returns, the episode gain
     assert "env_step=800, eval/success=0.4" in out.stdout
