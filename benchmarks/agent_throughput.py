@@ -17,6 +17,9 @@ Measured (random uint8 frames; the numbers do not depend on their content):
 * **actor-critic update alone, MELD's way**: what MELD does for an actor-critic step with no model
   step to share (``ac_train_ratio`` above ``model_train_ratio``): a no-grad posterior pass over the
   model batch's 32 x 9 frames, then SAC on 256 of its transitions.
+* the model rows again with ``model.conv_dtype="bfloat16"`` (the conv encoder/decoder under bfloat16
+  autocast; fast on CPUs with AVX-512 BF16 or AMX, and on GPUs that support bfloat16), next to a
+  bfloat16 matmul.
 * FLOPs per update from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
   forward + backward), achieved GFLOP/s, and the GFLOP/s of a 2048x2048 float32 matmul on the same
   threads. Then the same on CUDA when present.
@@ -46,9 +49,9 @@ SPEEDUP_TARGET = 2.0
 MATMUL_SHARE_TARGET = 0.7
 
 
-def matmul_gflops(device: torch.device, seconds: float) -> float:
-    a = torch.randn(2048, 2048, device=device)
-    b = torch.randn(2048, 2048, device=device)
+def matmul_gflops(device: torch.device, seconds: float, dtype: torch.dtype = torch.float32) -> float:
+    a = torch.randn(2048, 2048, device=device, dtype=dtype)
+    b = torch.randn(2048, 2048, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     n, start = 0, time.perf_counter()
@@ -87,9 +90,11 @@ def flops_of(fn) -> int:
     return int(counter.get_total_flops())
 
 
-def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[int, int, int] = (64, 64, 3)) -> list[dict]:
+def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[int, int, int] = (64, 64, 3),
+            conv_dtype: str = "float32") -> list[dict]:
     # the paper's model: without the Nav2D preset's episode-start flag (its batches here are 9-frame windows)
-    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, model__episode_start_input=False)
+    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, model__episode_start_input=False,
+                         model__conv_dtype=conv_dtype)
     learner = Learner(image, 6, config, seed=0, device=device)
     model_batch = random_batch(32, 9, image, 6, device)
     ac_batch = random_batch(256, 9, image, 6, device, seed=1)
@@ -100,6 +105,8 @@ def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[i
         "actor-critic update alone, MELD's way (no-grad pass over 32 x 9 frames, 256 transitions)":
             lambda: learner.train_step(model_batch, model=False, actor_critic=True),
     }
+    if conv_dtype != "float32":  # the option's rows: the model update and what MELD does per train step
+        cases = {f"{name}, {conv_dtype} convolutions": fn for name, fn in list(cases.items())[:2]}
     rows = []
     for name, fn in cases.items():
         flops = flops_of(fn)
@@ -120,24 +127,26 @@ def machine() -> str:
             f"Python {platform.python_version()}; 1-min load average at the end: {load:.2f}")
 
 
-def table(device_rows: dict[str, tuple[list[dict], float]]) -> str:
-    lines = ["| Device | Update | Updates/s | GFLOP/update | Achieved GFLOP/s | % of 2048² matmul |",
+def table(device_rows: dict[str, tuple[list[dict], float, float | None]]) -> str:
+    lines = ["| Device | Update | Updates/s | GFLOP/update | Achieved GFLOP/s | % of 2048² float32 matmul |",
              "|---|---|---:|---:|---:|---:|"]
-    for device, (rows, peak) in device_rows.items():
+    for device, (rows, peak, bf16_peak) in device_rows.items():
         for r in rows:
             lines.append(f"| {device} | {r['case']} | {r['updates_per_s']:.2f} | {r['gflop_per_update']:.1f} | "
                          f"{r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% |")
         lines.append(f"| {device} | 2048x2048 float32 matmul | | | {peak:.1f} | 100% |")
+        if bf16_peak is not None:
+            lines.append(f"| {device} | 2048x2048 bfloat16 matmul | | | {bf16_peak:.1f} | {100 * bf16_peak / peak:.0f}% |")
     return "\n".join(lines)
 
 
 def verdict(rows: list[dict], peak: float) -> str:
-    model = next(r for r in rows if r["case"].startswith("model update"))
-    combined = next(r for r in rows if r["case"].startswith("model + actor-critic"))
+    model = next(r for r in rows if r["case"] == "model update (32 x 9 frames)")
+    combined = next(r for r in rows if r["case"] == "model + actor-critic update (32 x 9 frames, 256 transitions)")
     ac = next(r for r in rows if r["case"].startswith("actor-critic update alone (256"))
     own = next(r for r in rows if r["case"].startswith("actor-critic update alone, MELD's way"))
     share = model["gflops"] / peak  # the model update: where the time goes in training
-    best = max(rows, key=lambda r: r["gflops"])
+    best = max((r for r in rows if "bfloat16" not in r["case"]), key=lambda r: r["gflops"])
     parts = [
         f"model updates/s {model['updates_per_s']:.2f} = {model['updates_per_s'] / REFERENCE_MODEL_UPDATES_PER_S:.1f}x the reference "
         f"(target {SPEEDUP_TARGET:.0f}x: {'met' if model['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_MODEL_UPDATES_PER_S else 'not met'})",
@@ -149,6 +158,10 @@ def verdict(rows: list[dict], peak: float) -> str:
         f"the model update's share of the matmul FLOP/s {100 * share:.0f}% (target {100 * MATMUL_SHARE_TARGET:.0f}%: "
         f"{'met' if share >= MATMUL_SHARE_TARGET else 'not met'}; highest row: {100 * best['gflops'] / peak:.0f}%, {best['case']})",
     ]
+    bf16 = next((r for r in rows if r["case"].startswith("model update") and "bfloat16" in r["case"]), None)
+    if bf16 is not None:
+        parts.append(f"with model.conv_dtype='bfloat16': {bf16['updates_per_s']:.2f} model updates/s "
+                     f"({'meets' if bf16['updates_per_s'] >= SPEEDUP_TARGET * REFERENCE_MODEL_UPDATES_PER_S else 'misses'} the 2x target)")
     return "; ".join(parts) + "."
 
 
@@ -166,9 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     for device in devices:
         peak = matmul_gflops(device, 1.0 if args.quick else 3.0)
         rows = measure(device, seconds, min_calls)
-        results[device.type] = (rows, peak)
+        bf16_peak = None
+        if device.type == "cpu" or torch.cuda.is_bf16_supported():
+            bf16_peak = matmul_gflops(device, 1.0 if args.quick else 3.0, torch.bfloat16)
+            rows += measure(device, seconds, min_calls, conv_dtype="bfloat16")
+        results[device.type] = (rows, peak, bf16_peak)
     out = [table(results), "", f"Machine: {machine()}.", ""]
-    for device, (rows, peak) in results.items():
+    for device, (rows, peak, _) in results.items():
         out.append(f"{device}: {verdict(rows, peak)}")
     text = "\n".join(out)
     print(text)

@@ -93,6 +93,13 @@ class FullConvTranspose2d(nn.ConvTranspose2d):
         return out.reshape(x.shape[0], kh, kw, c).permute(0, 3, 1, 2)  # NCHW view, channels_last strides
 
 
+def _conv_precision(x: Tensor, dtype: torch.dtype) -> torch.autocast:
+    """The conv stack's compute precision: bfloat16 autocast for ``dtype=torch.bfloat16``, a no-op for float32."""
+    if dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"conv dtype {dtype}; allowed: torch.float32, torch.bfloat16")
+    return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+
+
 class ConvEncoder(nn.Module):
     """Images ``uint8 [N, H, W, 3]`` -> features ``[N, filters[-1]]``: paper A's five conv layers
     (32-64-128-256-256 filters, kernels 5-3-3-3-4), four with stride 2, the last one valid and
@@ -100,8 +107,10 @@ class ConvEncoder(nn.Module):
     laid out that way, so no copy is made); ReLUs act in place (a convolution's backward needs its
     input, not its output)."""
 
-    def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
+    def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
+                 dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        self.dtype = dtype  # compute dtype of the convolutions (autocast); parameters and output stay float32
         last = _widths(image_shape, kernels[-1])
         layers: list[nn.Module] = []
         c_in = 3
@@ -115,15 +124,18 @@ class ConvEncoder(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         # NHWC uint8 -> NCHW view with channels_last strides; scale to [0, 1] as SLAC does
         x = frames.permute(0, 3, 1, 2).float().div_(255.0).contiguous(memory_format=torch.channels_last)
-        return self.net(x).flatten(1)
+        with _conv_precision(x, self.dtype):
+            return self.net(x).flatten(1).float()
 
 
 class ConvDecoder(nn.Module):
     """Latents ``[N, Z]`` -> image means ``[N, 3, H, W]`` in [0, 1] units (channels_last): the
     transpose of ``ConvEncoder`` (paper A), SLAC's fixed-variance image likelihood."""
 
-    def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...]) -> None:
+    def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
+                 dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        self.dtype = dtype  # as ConvEncoder's
         first = _widths(image_shape, kernels[-1])
         layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], first), nn.ReLU(inplace=True)]
         chans = list(filters[:-1])[::-1] + [3]  # 256 -> 128 -> 64 -> 32 -> 3
@@ -138,7 +150,8 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         x = z.reshape(z.shape[0], z.shape[1], 1, 1).contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        with _conv_precision(x, self.dtype):
+            return self.net(x).float()
 
 
 class StateEncoder(nn.Module):
@@ -209,8 +222,9 @@ class LatentModel(nn.Module):
         a = action_size + int(config.episode_start_input)  # what the transitions read for a_{t-1}
         self.pixels = len(self.obs_shape) == 3
         if self.pixels:
-            self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels)
-            self.decoder: nn.Module = ConvDecoder(z1 + z2, self.obs_shape, config.conv_filters, config.conv_kernels)
+            dtype = getattr(torch, config.conv_dtype)
+            self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels, dtype)
+            self.decoder: nn.Module = ConvDecoder(z1 + z2, self.obs_shape, config.conv_filters, config.conv_kernels, dtype)
         else:
             self.encoder = StateEncoder(self.obs_shape[0], config.state_hidden_size, config.feature_size)
             self.decoder = StateDecoder(z1 + z2, config.state_hidden_size, self.obs_shape[0])

@@ -53,6 +53,24 @@ def test_full_convolutions_as_matrix_products_equal_the_convolutions(kernel):
     torch.testing.assert_close(conv(bigger), torch.nn.functional.conv2d(bigger, conv.weight, conv.bias))
 
 
+def test_bfloat16_convolutions_keep_float32_weights_outputs_and_gradients():
+    shape, filters, kernels = (32, 32, 3), (8, 16, 16, 32, 32), (5, 3, 3, 3, 2)
+    frames = torch.randint(0, 255, (12, *shape), dtype=torch.uint8)
+    z = torch.randn(12, 20)
+    for module, x in ((ConvEncoder(shape, filters, kernels), frames), (ConvDecoder(20, shape, filters, kernels), z)):
+        fast = type(module)(*((shape,) if isinstance(module, ConvEncoder) else (20, shape)), filters, kernels, torch.bfloat16)
+        fast.load_state_dict(module.state_dict())
+        exact, approx = module(x), fast(x)
+        assert approx.dtype == torch.float32 and approx.shape == exact.shape
+        assert ((approx - exact).norm() / exact.norm()).item() < 2e-2  # bfloat16 keeps 8 bits of mantissa
+        approx.square().mean().backward()
+        grads = [q.grad for q in fast.parameters()]
+        assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
+        assert all(q.dtype == torch.float32 for q in fast.parameters())
+    with pytest.raises(ValueError, match="model.conv_dtype='float16'; allowed: 'float32', 'bfloat16'"):
+        make_config("meld/Nav2D-v0", model__conv_dtype="float16")
+
+
 def test_encoder_rejects_an_unsupported_image():
     with pytest.raises(ValueError, match=r"image shape \(60, 64, 3\)"):
         ConvEncoder((60, 64, 3), FILTERS, KERNELS)
