@@ -37,7 +37,7 @@ class ModelConfig:
     episode_start_input: bool = False  # append e_t (1 on the first frame of a trial's later episode, which the env
     # reports) to a_{t-1} in the prior, posterior and z2 transition, so the prior can predict the reset; not in the paper
     conv_dtype: str = "float32"  # float32 | bfloat16: the conv encoder/decoder under bfloat16 autocast (weights, latents
-    # and losses stay float32); ~1.3x the model updates/s on CPUs with AVX-512 BF16 or AMX (BENCHMARKS.md), slower without
+    # and losses stay float32); 1.3-1.7x the model updates/s on CPUs with AVX-512 BF16 or AMX (BENCHMARKS.md), slower without
     learning_rate: float = 1e-4  # paper Table 1
     grad_clip_norm: float | None = None  # reference gradient_clipping=None
 
