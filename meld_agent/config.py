@@ -15,6 +15,7 @@ from typing import Any
 
 REWARD_CHOICES = ("shaped", "sparse")
 REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
+CONV_DTYPE_CHOICES = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -301,8 +302,8 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("train.stage2_critic_reward", t.stage2_critic_reward or "shaped")):
         if value not in REWARD_CHOICES:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
-    if m.conv_dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: 'float32', 'bfloat16'")
+    if m.conv_dtype not in CONV_DTYPE_CHOICES:
+        raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:
         raise ValueError(f"model.conv_filters={m.conv_filters} / conv_kernels={m.conv_kernels}: need 5 layers each (paper A)")
     if r.storage not in ("memory", "disk"):

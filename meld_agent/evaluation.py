@@ -116,7 +116,7 @@ def summarize(results: list[TrialResult]) -> dict[str, float]:
         out[f"eval/return_ep{k + 1}"] = float(returns[:, k].mean())
         out[f"eval/success_ep{k + 1}"] = float(success[:, k].mean())
     if returns.shape[1] > 1:
-        out["eval/return_gain"], out["eval/return_gain_low"], out["eval/return_gain_high"] = episode_gain(results)
+        out["eval/return_gain"], out["eval/return_gain_low"], out["eval/return_gain_high"] = _mean_interval(returns[:, -1] - returns[:, 0])
     return out
 
 
@@ -126,19 +126,24 @@ def episode_gain(results: list[TrialResult], confidence: float = 0.95, seed: int
     9,999 resamples of the trials). Returns ``(mean, lower, upper)``. The evidence a multi-episode trial
     asks for (the paper's Figure 15): a lower bound above 0 says episode 2 uses what episode 1 found,
     beyond the trial-to-trial noise that a comparison of two means over a few trials hides."""
-    import scipy.stats
-
     if not results:
         raise ValueError("episode_gain needs at least one trial; got none")
     episodes = {len(r.episode_returns) for r in results}
     if min(episodes) < 2:
         raise ValueError(f"episode_gain needs trials of 2 or more episodes; got trials of {sorted(episodes)} episode(s)")
-    gains = np.array([r.episode_returns[-1] - r.episode_returns[0] for r in results], dtype=float)
-    if len(gains) < 2 or np.all(gains == gains[0]):
-        return float(gains.mean()), float(gains.mean()), float(gains.mean())  # no spread to resample
-    ci = scipy.stats.bootstrap((gains,), np.mean, confidence_level=confidence, method="percentile",
+    return _mean_interval(np.array([r.episode_returns[-1] - r.episode_returns[0] for r in results], dtype=float), confidence, seed)
+
+
+def _mean_interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``(mean, lower, upper)``: the mean of ``values`` and its percentile bootstrap interval."""
+    import scipy.stats
+
+    mean = float(values.mean())
+    if len(values) < 2 or np.all(values == values[0]):
+        return mean, mean, mean  # no spread to resample
+    ci = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, method="percentile",
                                n_resamples=9_999, rng=np.random.default_rng(seed)).confidence_interval
-    return float(gains.mean()), float(ci.low), float(ci.high)
+    return mean, float(ci.low), float(ci.high)
 
 
 def plot_reward_belief(result: TrialResult, path: str, title: str = "") -> None:

@@ -93,10 +93,14 @@ class FullConvTranspose2d(nn.ConvTranspose2d):
         return out.reshape(x.shape[0], kh, kw, c).permute(0, 3, 1, 2)  # NCHW view, channels_last strides
 
 
-def _conv_precision(x: Tensor, dtype: torch.dtype) -> torch.autocast:
-    """The conv stack's compute precision: bfloat16 autocast for ``dtype=torch.bfloat16``, a no-op for float32."""
+def _check_conv_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in (torch.float32, torch.bfloat16):
         raise ValueError(f"conv dtype {dtype}; allowed: torch.float32, torch.bfloat16")
+    return dtype
+
+
+def _conv_precision(x: Tensor, dtype: torch.dtype) -> torch.autocast:
+    """The conv stack's compute precision: bfloat16 autocast for ``dtype=torch.bfloat16``, a no-op for float32."""
     return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
 
 
@@ -110,7 +114,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.dtype = dtype  # compute dtype of the convolutions (autocast); parameters and output stay float32
+        self.dtype = _check_conv_dtype(dtype)  # compute dtype of the convolutions (autocast); parameters and output stay float32
         last = _widths(image_shape, kernels[-1])
         layers: list[nn.Module] = []
         c_in = 3
@@ -135,7 +139,7 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.dtype = dtype  # as ConvEncoder's
+        self.dtype = _check_conv_dtype(dtype)  # as ConvEncoder's
         first = _widths(image_shape, kernels[-1])
         layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], first), nn.ReLU(inplace=True)]
         chans = list(filters[:-1])[::-1] + [3]  # 256 -> 128 -> 64 -> 32 -> 3
