@@ -19,7 +19,9 @@ goes back (success 0.9), but not faster, and when it did not, episode 2 repeats 
 elsewhere. Continued to 200,000 steps, F reaches success 0.42-0.68, and its gain is above 0 only at 110k and 120k.
 With ``train.stage2_critic_reward="sparse"`` (run I), success climbs faster, 0.71 at 70k. Its gain swings from
 -2.42 at 70k to +0.93 [0.21, 1.70] at 100k. That is one passing checkpoint between failing ones, so neither setting is
-adopted yet. For scale, a scripted sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
+adopted yet. Adding ``sac.gamma=0.99`` to it (run J, seeds 0 and 1) gives success 0.52-0.63 from 80k and no robust gain
+(seed 0 at 100k: -0.39 [-0.91, 0.14]): episode 2 heads for a goal found in episode 1 sooner, but stops on the near
+edge of its region, where the reward starts, and drifts out of it. For scale, a scripted sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
 """
