@@ -57,6 +57,8 @@ class SACConfig:
     tau: float = 0.005  # target critic Polyak rate
     batch_size: int = 256  # transitions per actor-critic update; reference ac_bs_in_steps (256 cheetah, 512 paper Table 1)
     critic_reward: str = "shaped"  # reward the critic learns from (appendix C: shaped during meta-training)
+    critic_shaped_weight: float = 0.0  # with critic_reward "sparse": the critic learns from sparse + this x shaped, so the
+    # goal region's centre is worth more than its edge (ours, not in the paper; BENCHMARKS.md "Learning", run J)
     deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
 
 
@@ -302,6 +304,8 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("train.stage2_critic_reward", t.stage2_critic_reward or "shaped")):
         if value not in REWARD_CHOICES:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
+    if not (math.isfinite(s.critic_shaped_weight) and s.critic_shaped_weight >= 0):
+        raise ValueError(f"sac.critic_shaped_weight={s.critic_shaped_weight!r}: must be a finite number >= 0")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
         raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:

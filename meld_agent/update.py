@@ -193,10 +193,15 @@ class Learner:
 
     def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``sac.batch_size`` transitions drawn from the batch's sequences: beliefs b_t, b_{t+1}, the
-        action a_t between them and the critic's reward r_{t+1} (appendix C: shaped)."""
+        action a_t between them and the critic's reward r_{t+1} (appendix C: shaped; with ``critic_reward``
+        "sparse", plus ``critic_shaped_weight`` x shaped)."""
         belief = post.belief()
         b, length, d = belief.shape
-        reward = batch.reward(self.config.sac.critic_reward)[:, 1:].reshape(-1)
+        cfg = self.config.sac
+        reward = batch.reward(cfg.critic_reward)
+        if cfg.critic_reward == "sparse" and cfg.critic_shaped_weight:
+            reward = reward + cfg.critic_shaped_weight * batch.reward("shaped")
+        reward = reward[:, 1:].reshape(-1)
         now = belief[:, :-1].reshape(-1, d)
         nxt = belief[:, 1:].reshape(-1, d)
         actions = batch.actions.reshape(-1, batch.actions.shape[-1])

@@ -135,6 +135,27 @@ def test_stage2_critic_reward_applies_to_stage_2_only():
         tiny(stage2_critic_reward="dense")
 
 
+def test_critic_shaped_weight_adds_the_shaped_reward_to_the_sparse_critic_reward():
+    from meld_agent.config import with_overrides
+
+    agent = MELD(tiny(critic_reward="sparse", critic_shaped_weight=0.5))
+    agent.meta_train(steps=120)
+    learner = agent.learner
+    batch = agent.replay.sample(2, 1)
+    post = learner.model_update.posterior(batch)
+    start = learner.generator.get_state()
+    rewards = {}
+    for name, kind, weight in (("mixed", "sparse", 0.5), ("sparse", "sparse", 0.0), ("shaped", "shaped", 0.5)):
+        learner.config = with_overrides(learner.config, {"sac.critic_reward": kind, "sac.critic_shaped_weight": weight})
+        learner.generator.set_state(start)  # the same transitions each time
+        rewards[name] = learner.transitions(post, batch)[2]
+    assert (rewards["shaped"] < 0).all()  # the shaped reward (-distance) is there to add
+    torch.testing.assert_close(rewards["mixed"], rewards["sparse"] + 0.5 * rewards["shaped"])
+    agent.close()
+    with pytest.raises(ValueError, match="sac.critic_shaped_weight=-1.0"):
+        tiny(critic_shaped_weight=-1.0)
+
+
 def test_slac_variant_is_a_configuration():
     agent = MELD(tiny(reward_input="none"))
     assert not agent.two_stage and agent.learner.model.reward_repeat == 0
