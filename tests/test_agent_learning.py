@@ -23,8 +23,9 @@ adopted yet. Adding ``sac.gamma=0.99`` to it (run J, seeds 0 and 1) gives succes
 (seed 0 at 100k: -0.39 [-0.91, 0.14]): episode 2 heads for a goal found in episode 1 sooner, but stops on the near
 edge of its region, where the reward starts, and drifts out of it. Continued from its 100k checkpoint with
 ``sac.critic_shaped_weight=0.2`` (sparse + 0.2 x shaped critic reward), it reaches success 0.76 and a gain of +3.40
-[2.45, 4.42] at 120k, going straight back to found goals and searching elsewhere after a miss; at 130k the gain is +0.45 [-0.16, 1.07].
-One seed so far; full runs with it are the next check (BENCHMARKS.md). For scale, a scripted sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
+[2.45, 4.42] at 120k, going straight back to found goals and searching elsewhere after a miss; at 130k the gain
+is +0.45 [-0.16, 1.07]. One seed so far; full runs with it are the next check (BENCHMARKS.md). For scale, a scripted
+sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
 """
