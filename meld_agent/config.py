@@ -58,7 +58,7 @@ class SACConfig:
     batch_size: int = 256  # transitions per actor-critic update; reference ac_bs_in_steps (256 cheetah, 512 paper Table 1)
     critic_reward: str = "shaped"  # reward the critic learns from (appendix C: shaped during meta-training)
     critic_shaped_weight: float = 0.0  # with critic_reward "sparse": the critic learns from sparse + this x shaped, so the
-    # goal region's centre is worth more than its edge (ours, not in the paper; BENCHMARKS.md "Learning", run J)
+    # goal region's centre is worth more than its edge (ours, not in the paper; BENCHMARKS.md "Learning", J0-mix); MELD and PEARL
     deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
 
 

@@ -39,6 +39,13 @@ class TrialBatch(NamedTuple):
         """``shaped_reward`` or ``sparse_reward`` by name."""
         return self.shaped_reward if kind == "shaped" else self.sparse_reward
 
+    def critic_reward(self, kind: str, shaped_weight: float = 0.0) -> torch.Tensor:
+        """The reward a critic learns from (``sac.critic_reward``, ``sac.critic_shaped_weight``): ``kind`` by name,
+        and with ``kind`` "sparse", plus ``shaped_weight`` x the shaped reward."""
+        if kind == "sparse" and shaped_weight:
+            return self.sparse_reward + shaped_weight * self.shaped_reward
+        return self.reward(kind)
+
 
 def available_memory_bytes() -> int:
     """Memory the OS can give us now (``MemAvailable`` on Linux)."""

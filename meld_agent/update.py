@@ -197,11 +197,8 @@ class Learner:
         "sparse", plus ``critic_shaped_weight`` x shaped)."""
         belief = post.belief()
         b, length, d = belief.shape
-        cfg = self.config.sac
-        reward = batch.reward(cfg.critic_reward)
-        if cfg.critic_reward == "sparse" and cfg.critic_shaped_weight:
-            reward = reward + cfg.critic_shaped_weight * batch.reward("shaped")
-        reward = reward[:, 1:].reshape(-1)
+        sac = self.config.sac
+        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:].reshape(-1)
         now = belief[:, :-1].reshape(-1, d)
         nxt = belief[:, 1:].reshape(-1, d)
         actions = batch.actions.reshape(-1, batch.actions.shape[-1])

@@ -214,7 +214,7 @@ class PEARL:
         obs = raw.obs.reshape(tasks, n, 2, *self.obs_shape)
         actions = raw.actions.reshape(tasks, n, self.action_size)
         context_rewards = raw.reward(self.context_reward)[:, 1].reshape(tasks, n)
-        rewards = raw.reward(self.config.sac.critic_reward)[:, 1].reshape(tasks, n)
+        rewards = raw.critic_reward(self.config.sac.critic_reward, self.config.sac.critic_shaped_weight)[:, 1].reshape(tasks, n)
         return TaskBatch(obs[:, :c, 0], actions[:, :c], context_rewards[:, :c], obs[:, c:, 0], actions[:, c:], rewards[:, c:], obs[:, c:, 1])
 
     def _train(self, n: int) -> dict[str, float]:
