@@ -1,0 +1,139 @@
+"""Reproduce the Nav2D learning runs of BENCHMARKS.md ("Agent", "Learning"): train with snapshots, then
+evaluate each snapshot with the slow learning test's protocol.
+
+    python benchmarks/nav2d_learning.py train runs/navM0 --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 45 min
+    python benchmarks/nav2d_learning.py eval runs/navM0                                     # every snapshot not yet evaluated
+    python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
+
+``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
+see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
+checkpoint to ``<run>/snapshots/<N>k`` (itself a run folder, so ``load_run`` and ``meld_agent.evaluate`` read it).
+Killed, it continues from the last checkpoint when started again with the same arguments.
+
+``eval`` is the protocol of ``tests/test_agent_learning.py``: 10 trials on each of the 10 held-out test tasks
+(reset seeds 777...), MELD's mean action, sparse rewards; it writes ``<snapshot>/protocol.json`` (summary and
+per-trial results) and appends one line per snapshot to ``<run>/protocol.jsonl``. ``table`` prints those lines as
+Markdown: success, episode 1 / episode 2 return, and the paired episode-2 gain with its 95% bootstrap interval.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+from meld_agent.config import make_config, parse_override
+from meld_agent.evaluate import load_run
+from meld_agent.evaluation import run_trials, summarize
+from meld_agent.train import CHECKPOINT, train
+
+ENV = "meld/Nav2D-v0"
+CHUNK = 10_000
+TRIALS, SEED = 10, 777  # as tests/test_agent_learning.py
+
+
+def snapshot_dirs(run: str) -> list[tuple[int, str]]:
+    """``(steps, folder)`` of the run's snapshots, in order."""
+    root = os.path.join(run, "snapshots")
+    if not os.path.isdir(root):
+        return []
+    found = [(int(name[:-1]) * 1000, os.path.join(root, name)) for name in os.listdir(root) if name.endswith("k") and name[:-1].isdigit()]
+    return sorted(found)
+
+
+def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str]) -> None:
+    torch.set_num_threads(1)
+    config = make_config(ENV, obs_mode="state", seed=seed, **dict(parse_override(s) for s in overrides))
+    resume = os.path.exists(os.path.join(run, CHECKPOINT))
+    if resume:
+        with open(os.path.join(run, "config.json")) as f:
+            if json.load(f) != json.loads(config.to_json()):
+                sys.exit(f"error: {run!r} holds a run with another config; use the same --seed/--set or another folder")
+    done = {s for s, _ in snapshot_dirs(run)}
+    for target in range(CHUNK, steps + 1, CHUNK):
+        snap = os.path.join(run, "snapshots", f"{target // 1000}k")
+        if target in done:
+            continue
+        last = train(config, target, run, eval_every=CHUNK, resume=resume, progress=False)
+        resume = True
+        partial = snap + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        shutil.copy(os.path.join(run, "config.json"), partial)
+        shutil.copytree(os.path.join(run, CHECKPOINT), os.path.join(partial, CHECKPOINT))
+        os.replace(partial, snap)
+        print(f"{run}: {target} steps, quick eval success {last['eval/success']:.2f}", flush=True)
+
+
+def evaluate_snapshots(run: str, only: list[int] | None) -> None:
+    torch.set_num_threads(1)
+    log = os.path.join(run, "protocol.jsonl")
+    seen = set()
+    if os.path.exists(log):
+        with open(log) as f:
+            seen = {json.loads(line)["steps"] for line in f if line.strip()}
+    for steps, snap in snapshot_dirs(run):
+        if steps in seen or (only and steps // 1000 not in only):
+            continue
+        agent = load_run(snap)
+        results = run_trials(agent, ENV, "test", None, TRIALS, "state", seed=SEED)
+        agent.close()
+        summary = summarize(results)
+        tmp = os.path.join(snap, "protocol.json.partial")
+        with open(tmp, "w") as f:
+            json.dump({"summary": summary, "trials": [dataclasses.asdict(r) for r in results]}, f)
+        os.replace(tmp, os.path.join(snap, "protocol.json"))
+        with open(log, "a") as f:
+            f.write(json.dumps({"steps": steps, **summary}) + "\n")
+        print(row(run, {"steps": steps, **summary}), flush=True)
+
+
+def row(run: str, s: dict) -> str:
+    return (f"| {os.path.basename(run.rstrip('/'))} | {s['steps'] // 1000}k | {s['eval/success']:.2f} | "
+            f"{s['eval/return_ep1']:.1f} / {s['eval/return_ep2']:.1f} | "
+            f"{s['eval/return_gain']:+.2f} [{s['eval/return_gain_low']:.2f}, {s['eval/return_gain_high']:.2f}] |")
+
+
+def table(runs: list[str]) -> None:
+    print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
+    for run in runs:
+        with open(os.path.join(run, "protocol.jsonl")) as f:
+            for line in sorted((json.loads(x) for x in f if x.strip()), key=lambda s: s["steps"]):
+                print(row(run, line))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train with a snapshot every 10,000 env steps")
+    t.add_argument("run")
+    t.add_argument("--steps", type=int, default=100_000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
+    e = sub.add_parser("eval", help="the slow test's protocol on every snapshot not yet evaluated")
+    e.add_argument("run")
+    e.add_argument("--at", type=int, nargs="*", metavar="K", help="only these snapshots, in thousands of steps")
+    b = sub.add_parser("table", help="Markdown table of the evaluated snapshots")
+    b.add_argument("runs", nargs="+")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "train":
+            if args.steps % CHUNK:
+                p.error(f"--steps {args.steps}: must be a multiple of {CHUNK}")
+            train_with_snapshots(args.run, args.steps, args.seed, args.set)
+        elif args.command == "eval":
+            evaluate_snapshots(args.run, args.at)
+        else:
+            table(args.runs)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
