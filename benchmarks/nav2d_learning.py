@@ -4,6 +4,7 @@ evaluate each snapshot with the slow learning test's protocol.
     python benchmarks/nav2d_learning.py train runs/navM0 --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 45 min
     python benchmarks/nav2d_learning.py eval runs/navM0                                     # every snapshot not yet evaluated
     python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
+    python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
@@ -20,12 +21,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shutil
 import sys
 
 import torch
 
+import meld_envs
 from meld_agent.config import make_config, parse_override
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import run_trials, summarize
@@ -45,7 +48,7 @@ def snapshot_dirs(run: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str]) -> None:
+def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], chunk: int = CHUNK) -> None:
     torch.set_num_threads(1)
     config = make_config(ENV, obs_mode="state", seed=seed, **dict(parse_override(s) for s in overrides))
     resume = os.path.exists(os.path.join(run, CHECKPOINT))
@@ -54,11 +57,11 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str]) 
             if json.load(f) != json.loads(config.to_json()):
                 sys.exit(f"error: {run!r} holds a run with another config; use the same --seed/--set or another folder")
     done = {s for s, _ in snapshot_dirs(run)}
-    for target in range(CHUNK, steps + 1, CHUNK):
+    for target in range(chunk, steps + 1, chunk):
         snap = os.path.join(run, "snapshots", f"{target // 1000}k")
         if target in done:
             continue
-        last = train(config, target, run, eval_every=CHUNK, resume=resume, progress=False)
+        last = train(config, target, run, eval_every=chunk, resume=resume, progress=False)
         resume = True
         partial = snap + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
@@ -69,7 +72,7 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str]) 
         print(f"{run}: {target} steps, quick eval success {last['eval/success']:.2f}", flush=True)
 
 
-def evaluate_snapshots(run: str, only: list[int] | None) -> None:
+def evaluate_snapshots(run: str, only: list[int] | None, trials: int = TRIALS) -> None:
     torch.set_num_threads(1)
     log = os.path.join(run, "protocol.jsonl")
     seen = set()
@@ -80,7 +83,7 @@ def evaluate_snapshots(run: str, only: list[int] | None) -> None:
         if steps in seen or (only and steps // 1000 not in only):
             continue
         agent = load_run(snap)
-        results = run_trials(agent, ENV, "test", None, TRIALS, "state", seed=SEED)
+        results = run_trials(agent, ENV, "test", None, trials, "state", seed=SEED)
         agent.close()
         summary = summarize(results)
         tmp = os.path.join(snap, "protocol.json.partial")
@@ -106,6 +109,27 @@ def table(runs: list[str]) -> None:
                 print(row(run, line))
 
 
+def tasks_table(snapshot: str) -> None:
+    """Per test task, from ``<snapshot>/protocol.json``: success, episode 1 / 2 return, the first step on the goal
+    in each episode (mean over trials that reach it), and episode 2's return after episode 1 found the goal or not."""
+    with open(os.path.join(snapshot, "protocol.json")) as f:
+        trials = json.load(f)["trials"]
+    goals = {t.index: math.degrees(t.params["goal_angle"]) for t in meld_envs.tasks(ENV, "test")}
+    print("| task (goal) | success | return ep 1 / ep 2 | first step on goal ep 1 / ep 2 | ep 2 after a find (n) | ep 2 after a miss (n) |")
+    print("|---|---|---|---|---|---|")
+    for task in sorted({t["task"] for t in trials}):
+        rows = [t for t in trials if t["task"] == task]
+        length = len(rows[0]["rewards"]) // 2
+        first = [[next((i for i, r in enumerate(t["rewards"][k * length:(k + 1) * length]) if r > 0), None) for k in (0, 1)] for t in rows]
+        reach = [[f[k] for f in first if f[k] is not None] for k in (0, 1)]
+        found = [t["episode_returns"][1] for t, f in zip(rows, first) if f[0] is not None]
+        missed = [t["episode_returns"][1] for t, f in zip(rows, first) if f[0] is None]
+        mean = lambda xs: f"{sum(xs) / len(xs):.1f}" if xs else "-"  # noqa: E731
+        print(f"| {task} ({goals[task]:.0f}°) | {sum(t['episode_success'][-1] for t in rows) / len(rows):.1f} | "
+              f"{mean([t['episode_returns'][0] for t in rows])} / {mean([t['episode_returns'][1] for t in rows])} | "
+              f"{mean(reach[0])} / {mean(reach[1])} | {mean(found)} ({len(found)}) | {mean(missed)} ({len(missed)}) |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -114,19 +138,27 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--steps", type=int, default=100_000)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
+    t.add_argument("--chunk", type=int, default=CHUNK, help="env steps between snapshots, a multiple of 1000 (default: %(default)s)")
     e = sub.add_parser("eval", help="the slow test's protocol on every snapshot not yet evaluated")
     e.add_argument("run")
     e.add_argument("--at", type=int, nargs="*", metavar="K", help="only these snapshots, in thousands of steps")
+    e.add_argument("--trials", type=int, default=TRIALS, help="trials per test task (default: %(default)s, the slow test's)")
     b = sub.add_parser("table", help="Markdown table of the evaluated snapshots")
     b.add_argument("runs", nargs="+")
+    d = sub.add_parser("tasks", help="per-task table of one evaluated snapshot")
+    d.add_argument("snapshot", help="e.g. runs/navM0/snapshots/100k")
     args = p.parse_args(argv)
     try:
         if args.command == "train":
-            if args.steps % CHUNK:
-                p.error(f"--steps {args.steps}: must be a multiple of {CHUNK}")
-            train_with_snapshots(args.run, args.steps, args.seed, args.set)
+            if args.chunk <= 0 or args.chunk % 1000:
+                p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
+            if args.steps <= 0 or args.steps % args.chunk:
+                p.error(f"--steps {args.steps}: must be a positive multiple of --chunk ({args.chunk})")
+            train_with_snapshots(args.run, args.steps, args.seed, args.set, args.chunk)
         elif args.command == "eval":
-            evaluate_snapshots(args.run, args.at)
+            evaluate_snapshots(args.run, args.at, args.trials)
+        elif args.command == "tasks":
+            tasks_table(args.snapshot)
         else:
             table(args.runs)
     except (ValueError, FileNotFoundError, FileExistsError) as err:
