@@ -5,6 +5,7 @@ evaluate each snapshot with the slow learning test's protocol.
     python benchmarks/nav2d_learning.py eval runs/navM0                                     # every snapshot not yet evaluated
     python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
     python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
+    python benchmarks/nav2d_learning.py plot runs/navM0 runs/navM1 --out nav2d_learning.png
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
@@ -104,9 +105,42 @@ def row(run: str, s: dict) -> str:
 def table(runs: list[str]) -> None:
     print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
     for run in runs:
-        with open(os.path.join(run, "protocol.jsonl")) as f:
-            for line in sorted((json.loads(x) for x in f if x.strip()), key=lambda s: s["steps"]):
-                print(row(run, line))
+        for line in protocol_rows(run):
+            print(row(run, line))
+
+
+def protocol_rows(run: str) -> list[dict]:
+    with open(os.path.join(run, "protocol.jsonl")) as f:
+        return sorted((json.loads(x) for x in f if x.strip()), key=lambda r: r["steps"])
+
+
+def plot(runs: list[str], out: str) -> None:
+    """Success and the paired episode-2 gain (95% interval shaded) against env steps, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_s, ax_g) = plt.subplots(1, 2, figsize=(11, 4))
+    for run in runs:
+        rows = protocol_rows(run)
+        x = [r["steps"] / 1000 for r in rows]
+        name = os.path.basename(run.rstrip("/"))
+        ax_s.plot(x, [r["eval/success"] for r in rows], marker="o", label=name)
+        line, = ax_g.plot(x, [r["eval/return_gain"] for r in rows], marker="o", label=name)
+        ax_g.fill_between(x, [r["eval/return_gain_low"] for r in rows], [r["eval/return_gain_high"] for r in rows],
+                          color=line.get_color(), alpha=0.2)
+    ax_s.set(xlabel="env steps (thousands)", ylabel="test success (100 trials)", ylim=(0, 1), title="success at the end of episode 2")
+    ax_g.axhline(0, color="k", lw=0.8)
+    ax_g.set(xlabel="env steps (thousands)", ylabel="return ep 2 - ep 1", title="paired episode-2 gain, 95% interval")
+    for ax in (ax_s, ax_g):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("MELD, Nav2D (state), held-out tasks, sparse reward: the slow test's protocol")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
 
 
 def tasks_table(snapshot: str) -> None:
@@ -145,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--trials", type=int, default=TRIALS, help="trials per test task (default: %(default)s, the slow test's)")
     b = sub.add_parser("table", help="Markdown table of the evaluated snapshots")
     b.add_argument("runs", nargs="+")
+    g = sub.add_parser("plot", help="success and episode-2 gain against env steps")
+    g.add_argument("runs", nargs="+")
+    g.add_argument("--out", required=True, help="image file, e.g. nav2d_learning.png")
     d = sub.add_parser("tasks", help="per-task table of one evaluated snapshot")
     d.add_argument("snapshot", help="e.g. runs/navM0/snapshots/100k")
     args = p.parse_args(argv)
@@ -157,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             train_with_snapshots(args.run, args.steps, args.seed, args.set, args.chunk)
         elif args.command == "eval":
             evaluate_snapshots(args.run, args.at, args.trials)
+        elif args.command == "plot":
+            plot(args.runs, args.out)
         elif args.command == "tasks":
             tasks_table(args.snapshot)
         else:

@@ -33,6 +33,8 @@ def test_train_snapshots_evaluate_and_tabulate(tmp_path):
 
     table = script("table", run)
     assert table.returncode == 0 and table.stdout.count("| nav |") == 2
+    png = tmp_path / "curve.png"
+    assert script("plot", run, "--out", str(png)).returncode == 0 and png.stat().st_size > 10_000
     tasks = script("tasks", os.path.join(run, "snapshots", "2k"))
     assert tasks.returncode == 0 and tasks.stdout.count("\n") == 12  # header, rule, 10 test tasks
 
