@@ -56,7 +56,7 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], 
     if resume:
         with open(os.path.join(run, "config.json")) as f:
             if json.load(f) != json.loads(config.to_json()):
-                sys.exit(f"error: {run!r} holds a run with another config; use the same --seed/--set or another folder")
+                raise ValueError(f"{run!r} holds a run with another config; use the same --seed/--set or another folder")
     done = {s for s, _ in snapshot_dirs(run)}
     for target in range(chunk, steps + 1, chunk):
         snap = os.path.join(run, "snapshots", f"{target // 1000}k")
@@ -92,7 +92,7 @@ def evaluate_snapshots(run: str, only: list[int] | None, trials: int = TRIALS) -
             json.dump({"summary": summary, "trials": [dataclasses.asdict(r) for r in results]}, f)
         os.replace(tmp, os.path.join(snap, "protocol.json"))
         with open(log, "a") as f:
-            f.write(json.dumps({"steps": steps, **summary}) + "\n")
+            f.write(json.dumps({"steps": steps, "trials_per_task": trials, **summary}) + "\n")
         print(row(run, {"steps": steps, **summary}), flush=True)
 
 
