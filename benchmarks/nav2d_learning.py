@@ -1,7 +1,7 @@
 """Reproduce the Nav2D learning runs of BENCHMARKS.md ("Agent", "Learning"): train with snapshots, then
 evaluate each snapshot with the slow learning test's protocol.
 
-    python benchmarks/nav2d_learning.py train runs/navM0 --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 45 min
+    python benchmarks/nav2d_learning.py train runs/navM0 --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 30 min
     python benchmarks/nav2d_learning.py eval runs/navM0                                     # every snapshot not yet evaluated
     python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
     python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
@@ -9,7 +9,8 @@ evaluate each snapshot with the slow learning test's protocol.
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
-checkpoint to ``<run>/snapshots/<N>k`` (itself a run folder, so ``load_run`` and ``meld_agent.evaluate`` read it).
+checkpoint to ``<run>/snapshots/<N>k`` (itself a run folder, so ``load_run`` and ``meld_agent.evaluate`` read it;
+the copy keeps the replay, ~30 MB in state mode, so a variant can be continued from any snapshot).
 Killed, it continues from the last checkpoint when started again with the same arguments.
 
 ``eval`` is the protocol of ``tests/test_agent_learning.py``: 10 trials on each of the 10 held-out test tasks
