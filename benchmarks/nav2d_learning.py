@@ -6,6 +6,7 @@ evaluate each snapshot with the slow learning test's protocol.
     python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
     python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
     python benchmarks/nav2d_learning.py plot runs/navM0 runs/navM1 --out nav2d_learning.png
+    python benchmarks/nav2d_learning.py probe runs/navN0/snapshots/100k                    # the belief and episode 2
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
@@ -165,6 +166,76 @@ def tasks_table(snapshot: str) -> None:
               f"{mean(reach[0])} / {mean(reach[1])} | {mean(found)} ({len(found)}) | {mean(missed)} ({len(missed)}) |")
 
 
+def _probe_trials(agent, split: str, trials: int, seed: int) -> list[dict]:
+    """Trials of ``agent`` on every ``split`` task with the belief the actor reads at each step, the positions and
+    the sparse rewards; ``found``: episode 1 reached the goal."""
+    import gymnasium as gym
+    import numpy as np
+
+    beliefs: list[torch.Tensor] = []
+    hook = agent.learner.actor.register_forward_pre_hook(lambda module, args: beliefs.append(args[0][0].clone()))
+    rows = []
+    try:
+        for task in meld_envs.tasks(ENV, split):
+            env = meld_envs.Trial(gym.make(ENV, task=task.index, split=split, reward_mode="sparse", obs_mode="state"), episodes=2)
+            for trial in range(trials):
+                obs, info = env.reset(seed=seed + 1000 * task.index + trial)
+                agent.reset()
+                beliefs.clear()
+                reward, positions, rewards, done = 0.0, [], [], False
+                while not done:
+                    obs, reward, terminated, truncated, info = env.step(agent.act(obs, reward, info))
+                    positions.append(obs[:2].copy())
+                    rewards.append(float(reward))
+                    done = terminated or truncated
+                half = len(rewards) // 2
+                rows.append({"goal": task.params["goal_angle"], "found": any(r > 0 for r in rewards[:half]), "half": half,
+                             "belief": torch.stack(beliefs).numpy(), "positions": np.array(positions), "rewards": np.array(rewards)})
+            env.close()
+    finally:
+        hook.remove()
+    return rows
+
+
+def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
+    """Does the belief hold the goal after episode 1, and does episode 2 use it? A ridge regression from the belief
+    (the actor's input) to the goal direction, fitted on train-task trials whose episode 1 found the goal and scored
+    on such trials of the held-out test tasks, at four frames; then, per test goal, where episode 2 is after 3 steps."""
+    import numpy as np
+
+    torch.set_num_threads(1)
+    agent = load_run(snapshot)
+    train_rows = [r for r in _probe_trials(agent, "train", train_trials, 4242) if r["found"]]
+    test_rows = [r for r in _probe_trials(agent, "test", trials, SEED) if r["found"]]
+    agent.close()
+    if not train_rows or not test_rows:
+        raise ValueError(f"{snapshot!r}: episode 1 found no goal in {'train' if not train_rows else 'test'} trials; nothing to probe")
+
+    def data(rows, frame):
+        x = np.stack([np.r_[r["belief"][frame], 1.0] for r in rows])
+        return x, np.stack([[math.cos(r["goal"]), math.sin(r["goal"])] for r in rows])
+
+    half = test_rows[0]["half"]
+    print(f"{len(train_rows)} train and {len(test_rows)} test trials whose episode 1 found the goal")
+    print("| belief at | R² (test tasks) | mean angle error |\n|---|---|---|")
+    for frame, name in [(0, "first frame of episode 1"), (half - 1, "last frame of episode 1"),
+                        (half, "first frame of episode 2"), (2 * half - 1, "last frame of episode 2")]:
+        x, y = data(train_rows, frame)
+        w = np.linalg.solve(x.T @ x + np.eye(x.shape[1]), x.T @ y)  # ridge, lambda 1
+        x, y = data(test_rows, frame)
+        pred = x @ w
+        r2 = 1 - ((pred - y) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
+        error = np.abs(np.degrees(np.arctan2(pred[:, 1], pred[:, 0]) - np.arctan2(y[:, 1], y[:, 0])))
+        print(f"| {name} | {r2:.2f} | {np.minimum(error, 360 - error).mean():.1f}° |")
+    print("\n| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | return ep 1 / ep 2 |\n|---|---|---|---|")
+    for goal in sorted({r["goal"] for r in test_rows}):
+        rows = [r for r in test_rows if r["goal"] == goal]
+        at = np.stack([r["positions"][half + 2] for r in rows])
+        print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {np.degrees(np.arctan2(at[:, 1], at[:, 0])).mean():.0f}°, "
+              f"{np.linalg.norm(at, axis=1).mean():.2f} m | {np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / "
+              f"{np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -185,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--out", required=True, help="image file, e.g. nav2d_learning.png")
     d = sub.add_parser("tasks", help="per-task table of one evaluated snapshot")
     d.add_argument("snapshot", help="e.g. runs/navM0/snapshots/100k")
+    q = sub.add_parser("probe", help="does the belief hold the goal after episode 1, and does episode 2 use it?")
+    q.add_argument("snapshot", help="e.g. runs/navN0/snapshots/100k")
+    q.add_argument("--train-trials", type=int, default=6, help="trials per train task to fit the probe (default: %(default)s)")
+    q.add_argument("--trials", type=int, default=TRIALS, help="trials per test task to score it (default: %(default)s)")
     args = p.parse_args(argv)
     try:
         if args.command == "train":
@@ -199,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             plot(args.runs, args.out)
         elif args.command == "tasks":
             tasks_table(args.snapshot)
+        elif args.command == "probe":
+            probe(args.snapshot, args.train_trials, args.trials)
         else:
             table(args.runs)
     except (ValueError, FileNotFoundError, FileExistsError) as err:

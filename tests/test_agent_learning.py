@@ -29,7 +29,9 @@ is +0.45 [-0.16, 1.07]. Whole runs with it from the start (run M, 2026-12-02): s
 below 0 from 60k to 120k; with stage 1 to 40k (KM0) it is +0.51 [-0.24, 1.26] at 100k. What drifts between
 checkpoints is where episode 1 searches (BENCHMARKS.md, run M; benchmarks/nav2d_learning.py reruns it). With
 actor-critic batches from 32 trials as well (run N), seed 0's gain is above 0 at 60k and 70k (+0.96 [0.58, 1.37],
-+0.59 [0.10, 1.07]) and -1.11 at 80k; seed 1's only at 100k (+1.37 [0.82, 1.97], after -0.78 at 90k). For scale, a scripted
++0.59 [0.10, 1.07]) and -1.11 at 80k; seed 1's only at 100k (+1.37 [0.82, 1.97], after -0.78 at 90k). A probe
+(nav2d_learning.py probe) shows the belief at episode 2's first frame holds the goal's direction (held-out R² 0.78-0.90),
+while episode 2's first steps go the same way for every goal: the actor-critic, not the model, is what fails. For scale, a scripted
 sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).

@@ -1,9 +1,14 @@
 """``benchmarks/nav2d_learning.py``, the script behind BENCHMARKS.md "Learning", on a tiny budget: snapshots that
 are run folders, the slow test's protocol on each, a table, and a clear refusal to mix configs in one folder."""
+import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
+import types
+
+import numpy as np
 
 from test_agent_cli import TINY
 
@@ -37,6 +42,34 @@ def test_train_snapshots_evaluate_and_tabulate(tmp_path):
     assert script("plot", run, "--out", str(png)).returncode == 0 and png.stat().st_size > 10_000
     tasks = script("tasks", os.path.join(run, "snapshots", "2k"))
     assert tasks.returncode == 0 and tasks.stdout.count("\n") == 12  # header, rule, 10 test tasks
+    probed = script("probe", os.path.join(run, "snapshots", "2k"), "--train-trials", "1", "--trials", "1")
+    assert probed.returncode == 2 and "episode 1 found no goal" in probed.stderr  # a 2k-step agent finds none
+
+
+def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
+    """The probe's regression and tables on made-up trials: a belief that holds (cos, sin) of the goal from the
+    last frame of episode 1 on scores R² ~1 there and ~0 or below on the first frame."""
+    spec = importlib.util.spec_from_file_location("nav2d_learning", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+
+    def trials(agent, split, n, seed):
+        rows = []
+        for goal in rng.uniform(0, math.pi, 40 if split == "train" else 20):
+            belief = rng.normal(0, 1, (40, 6))
+            belief[19:, :2] = [math.cos(goal), math.sin(goal)]
+            positions = np.tile([math.cos(goal), math.sin(goal)], (40, 1))
+            rows.append({"goal": goal, "found": True, "half": 20, "belief": belief, "positions": positions, "rewards": np.ones(40)})
+        return rows
+
+    monkeypatch.setattr(module, "_probe_trials", trials)
+    monkeypatch.setattr(module, "load_run", lambda snapshot: types.SimpleNamespace(close=lambda: None))
+    module.probe("snap")
+    out = capsys.readouterr().out
+    r2 = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines() if "frame of episode" in line}
+    assert r2["first frame of episode 1"] < 0.2 and min(r2[k] for k in r2 if "first frame of episode 1" != k) > 0.95
+    assert out.count("m | 20.0 / 20.0 |") == 20  # one row per test goal: where episode 2 is after 3 steps, returns
 
 
 def test_bad_budget_is_refused_with_the_allowed_values(tmp_path):
