@@ -32,7 +32,7 @@ import sys
 import torch
 
 import meld_envs
-from meld_agent.config import make_config, parse_override
+from meld_agent.config import MELDConfig, make_config, parse_override
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import run_trials, summarize
 from meld_agent.train import CHECKPOINT, train
@@ -57,7 +57,8 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], 
     resume = os.path.exists(os.path.join(run, CHECKPOINT))
     if resume:
         with open(os.path.join(run, "config.json")) as f:
-            if json.load(f) != json.loads(config.to_json()):
+            saved = MELDConfig.from_dict(json.load(f))  # fields added since the run started take their defaults
+            if saved != config:
                 raise ValueError(f"{run!r} holds a run with another config; use the same --seed/--set or another folder")
     done = {s for s, _ in snapshot_dirs(run)}
     for target in range(chunk, steps + 1, chunk):

@@ -60,6 +60,8 @@ class SACConfig:
     critic_shaped_weight: float = 0.0  # with critic_reward "sparse": the critic learns from sparse + this x shaped, so the
     # goal region's centre is worth more than its edge (ours, not in the paper; BENCHMARKS.md "Learning", J0-mix); MELD and PEARL
     deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
+    n_step: int = 1  # critic targets sum this many rewards before bootstrapping (fewer near a trial's end); 1: SAC's
+    # one-step target (paper). Ours, for credit across the episode boundary (BENCHMARKS.md "Learning", run N)
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,7 @@ def check(config: MELDConfig) -> MELDConfig:
         raise ValueError(f"replay.storage={r.storage!r}; allowed: 'memory', 'disk'")
     if r.sequence_length is not None and r.sequence_length < 2:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
-    for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
+    for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size), ("sac.n_step", s.n_step),
                         ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
                         ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
                         ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):

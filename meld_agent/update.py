@@ -131,14 +131,18 @@ class SACUpdate:
         self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_learning_rate)
 
-    def update(self, belief: Tensor, action: Tensor, reward: Tensor, next_belief: Tensor) -> dict[str, float]:
-        """One step on transitions ``(b_t [N, D], a_t [N, A], r_{t+1} [N], b_{t+1} [N, D])``."""
+    def update(self, belief: Tensor, action: Tensor, reward: Tensor, next_belief: Tensor,
+               discount: Tensor | None = None) -> dict[str, float]:
+        """One step on transitions ``(b_t [N, D], a_t [N, A], r_{t+1} [N], b_{t+1} [N, D])``; with ``discount [N]``
+        (n-step targets), ``reward`` is the discounted sum up to the belief bootstrapped from, and ``discount``
+        multiplies its soft value instead of ``gamma``."""
         cfg = self.config
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():
             next_action, next_log_prob = self.actor(next_belief, self.generator)
             next_q1, next_q2 = self.critic_target(next_belief, next_action)
-            target = sac_critic_target(reward, next_q1, next_q2, next_log_prob, alpha, cfg.gamma)
+            gamma = cfg.gamma if discount is None else discount
+            target = sac_critic_target(reward, next_q1, next_q2, next_log_prob, alpha, gamma)
         q1, q2 = self.critic(belief, action)
         critic_loss = 0.5 * ((q1 - target).pow(2).mean() + (q2 - target).pow(2).mean())
         self.critic_optimizer.zero_grad(set_to_none=True)
@@ -191,20 +195,31 @@ class Learner:
             metrics.update(self.sac_update.update(*self.transitions(post, batch)))
         return metrics
 
-    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, ...]:
         """``sac.batch_size`` transitions drawn from the batch's sequences: beliefs b_t, b_{t+1}, the
         action a_t between them and the critic's reward r_{t+1} (appendix C: shaped; with ``critic_reward``
-        "sparse", plus ``critic_shaped_weight`` x shaped)."""
+        "sparse", plus ``critic_shaped_weight`` x shaped). With ``sac.n_step`` k > 1: the discounted sum of
+        r_{t+1}..r_{t+k}, the belief b_{t+k} and a fifth item, the discount gamma^k (k shortened at the
+        sequence's end; the sequence continues across episode boundaries, as the trial does)."""
         belief = post.belief()
         b, length, d = belief.shape
         sac = self.config.sac
-        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:].reshape(-1)
+        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:]  # [B, L-1]
         now = belief[:, :-1].reshape(-1, d)
-        nxt = belief[:, 1:].reshape(-1, d)
         actions = batch.actions.reshape(-1, batch.actions.shape[-1])
         n = now.shape[0]
         idx = torch.randint(0, n, (min(self.config.sac.batch_size, n),), generator=self.generator, device=self.device)
-        return now[idx], actions[idx], reward[idx], nxt[idx]
+        if sac.n_step == 1:
+            return now[idx], actions[idx], reward.reshape(-1)[idx], belief[:, 1:].reshape(-1, d)[idx]
+        steps = length - 1
+        padded = torch.nn.functional.pad(reward, (0, sac.n_step - 1))  # zeros past the end
+        powers = sac.gamma ** torch.arange(sac.n_step, device=reward.device, dtype=reward.dtype)
+        summed = padded.unfold(1, sac.n_step, 1) @ powers  # [B, L-1]: sum_j gamma^j r_{t+1+j}
+        t = torch.arange(steps, device=reward.device)
+        k = torch.clamp(steps - t, max=sac.n_step)  # rewards summed from t: [L-1]
+        nxt = belief[:, t + k].reshape(-1, d)
+        discount = (sac.gamma ** k.to(reward.dtype)).expand(b, steps).reshape(-1)
+        return now[idx], actions[idx], summed.reshape(-1)[idx], nxt[idx], discount[idx]
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sac_update

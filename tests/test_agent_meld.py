@@ -156,6 +156,39 @@ def test_critic_shaped_weight_adds_the_shaped_reward_to_the_sparse_critic_reward
         tiny(critic_shaped_weight=-1.0)
 
 
+def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_bootstrap_from():
+    """``sac.n_step=3`` against a loop over the same sampled (trial, step) pairs: r_{t+1} + g r_{t+2} + g^2 r_{t+3},
+    b_{t+3} and g^3, with fewer terms near the trial's end; n_step=1 is SAC's one-step transition."""
+    agent = MELD(tiny(n_step=3, critic_reward="sparse", critic_shaped_weight=0.5, sac__batch_size=500))
+    agent.meta_train(steps=120)
+    learner = agent.learner
+    batch = agent.replay.sample(2, 1)
+    with torch.no_grad():  # as for an actor-critic step
+        post = learner.model_update.posterior(batch)
+    start = learner.generator.get_state()
+    now, actions, reward, nxt, discount = learner.transitions(post, batch)
+    gamma = learner.config.sac.gamma
+    belief = post.belief()
+    r = batch.critic_reward("sparse", 0.5)[:, 1:]
+    steps = r.shape[1]
+    learner.generator.set_state(start)
+    idx = torch.randint(0, r.numel(), (min(500, r.numel()),), generator=learner.generator)
+    assert (idx % steps == steps - 1).any()  # the last step (one reward, g^1) is among those checked
+    for i, j in enumerate(idx.tolist()):
+        b, t = divmod(j, steps)
+        k = min(3, steps - t)
+        torch.testing.assert_close(reward[i], sum(gamma ** m * r[b, t + m] for m in range(k)))
+        torch.testing.assert_close(nxt[i], belief[b, t + k])
+        torch.testing.assert_close(now[i], belief[b, t])
+        torch.testing.assert_close(actions[i], batch.actions[b, t])
+        assert discount[i].item() == pytest.approx(gamma ** k)
+    metrics = learner.sac_update.update(now, actions, reward, nxt, discount)  # the update takes them as they are
+    assert np.isfinite(metrics["losses/critic_loss"])
+    agent.close()
+    with pytest.raises(ValueError, match="sac.n_step=0: must be a positive integer"):
+        tiny(n_step=0)
+
+
 def test_slac_variant_is_a_configuration():
     agent = MELD(tiny(reward_input="none"))
     assert not agent.two_stage and agent.learner.model.reward_repeat == 0
