@@ -29,6 +29,7 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import torch
 
 import meld_envs
@@ -167,34 +168,38 @@ def tasks_table(snapshot: str) -> None:
               f"{mean(reach[0])} / {mean(reach[1])} | {mean(found)} ({len(found)}) | {mean(missed)} ({len(missed)}) |")
 
 
-def _probe_trials(agent, split: str, trials: int, seed: int) -> list[dict]:
-    """Trials of ``agent`` on every ``split`` task with the belief the actor reads at each step, the positions and
-    the sparse rewards; ``found``: episode 1 reached the goal."""
-    import gymnasium as gym
-    import numpy as np
+class _Recorder:
+    """An agent for ``run_trials`` that passes every call to ``agent`` and keeps, per trial, the belief the actor
+    reads and the observation acted on at each step."""
 
-    beliefs: list[torch.Tensor] = []
-    hook = agent.learner.actor.register_forward_pre_hook(lambda module, args: beliefs.append(args[0][0].clone()))
-    rows = []
+    def __init__(self, agent) -> None:
+        self.agent = agent
+        self.trials: list[tuple[list, list]] = []
+        self.hook = agent.learner.actor.register_forward_pre_hook(lambda module, args: self.trials[-1][0].append(args[0][0].clone()))
+
+    def reset(self) -> None:
+        self.agent.reset()
+        self.trials.append(([], []))
+
+    def act(self, obs, reward: float = 0.0, info: dict | None = None):
+        self.trials[-1][1].append(np.asarray(obs)[:2].copy())
+        return self.agent.act(obs, reward, info)
+
+
+def _probe_trials(agent, split: str, trials: int, seed: int) -> list[dict]:
+    """The evaluation's trials (``run_trials``) of ``agent`` on every ``split`` task, with the belief the actor reads
+    and the robot's position at each step and the sparse rewards; ``found``: episode 1 reached the goal."""
+    recorder = _Recorder(agent)
     try:
-        for task in meld_envs.tasks(ENV, split):
-            env = meld_envs.Trial(gym.make(ENV, task=task.index, split=split, reward_mode="sparse", obs_mode="state"), episodes=2)
-            for trial in range(trials):
-                obs, info = env.reset(seed=seed + 1000 * task.index + trial)
-                agent.reset()
-                beliefs.clear()
-                reward, positions, rewards, done = 0.0, [], [], False
-                while not done:
-                    obs, reward, terminated, truncated, info = env.step(agent.act(obs, reward, info))
-                    positions.append(obs[:2].copy())
-                    rewards.append(float(reward))
-                    done = terminated or truncated
-                half = len(rewards) // 2
-                rows.append({"goal": task.params["goal_angle"], "found": any(r > 0 for r in rewards[:half]), "half": half,
-                             "belief": torch.stack(beliefs).numpy(), "positions": np.array(positions), "rewards": np.array(rewards)})
-            env.close()
+        results = run_trials(recorder, ENV, split, None, trials, "state", seed=seed)
     finally:
-        hook.remove()
+        recorder.hook.remove()
+    goals = [t.params["goal_angle"] for t in meld_envs.tasks(ENV, split)]
+    rows = []
+    for result, (beliefs, positions) in zip(results, recorder.trials):
+        half = len(result.rewards) // 2
+        rows.append({"goal": goals[result.task], "found": any(r > 0 for r in result.rewards[:half]), "half": half,
+                     "belief": torch.stack(beliefs).numpy(), "positions": np.array(positions), "rewards": np.array(result.rewards)})
     return rows
 
 
@@ -202,8 +207,6 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     """Does the belief hold the goal after episode 1, and does episode 2 use it? A ridge regression from the belief
     (the actor's input) to the goal direction, fitted on train-task trials whose episode 1 found the goal and scored
     on such trials of the held-out test tasks, at four frames; then, per test goal, where episode 2 is after 3 steps."""
-    import numpy as np
-
     torch.set_num_threads(1)
     agent = load_run(snapshot)
     train_rows = [r for r in _probe_trials(agent, "train", train_trials, 4242) if r["found"]]
@@ -231,7 +234,7 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     print("\n| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | return ep 1 / ep 2 |\n|---|---|---|---|")
     for goal in sorted({r["goal"] for r in test_rows}):
         rows = [r for r in test_rows if r["goal"] == goal]
-        at = np.stack([r["positions"][half + 2] for r in rows])
+        at = np.stack([r["positions"][half + 3] for r in rows])
         print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {np.degrees(np.arctan2(at[:, 1], at[:, 0])).mean():.0f}°, "
               f"{np.linalg.norm(at, axis=1).mean():.2f} m | {np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / "
               f"{np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")

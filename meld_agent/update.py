@@ -195,31 +195,25 @@ class Learner:
             metrics.update(self.sac_update.update(*self.transitions(post, batch)))
         return metrics
 
-    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, ...]:
-        """``sac.batch_size`` transitions drawn from the batch's sequences: beliefs b_t, b_{t+1}, the
-        action a_t between them and the critic's reward r_{t+1} (appendix C: shaped; with ``critic_reward``
-        "sparse", plus ``critic_shaped_weight`` x shaped). With ``sac.n_step`` k > 1: the discounted sum of
-        r_{t+1}..r_{t+k}, the belief b_{t+k} and a fifth item, the discount gamma^k (k shortened at the
-        sequence's end; the sequence continues across episode boundaries, as the trial does)."""
+    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``sac.batch_size`` transitions drawn from the batch's sequences: the belief b_t, the action a_t, the
+        critic's reward (appendix C: shaped; with ``critic_reward`` "sparse", plus ``critic_shaped_weight`` x
+        shaped) summed over k = ``sac.n_step`` steps with discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the
+        belief b_{t+k} it bootstraps from and its discount gamma^k; k is shortened at the sequence's end, and the
+        sequence continues across episode boundaries, as the trial does. k = 1 is SAC's one-step transition."""
         belief = post.belief()
-        b, length, d = belief.shape
+        b, length, _ = belief.shape
         sac = self.config.sac
-        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:]  # [B, L-1]
-        now = belief[:, :-1].reshape(-1, d)
-        actions = batch.actions.reshape(-1, batch.actions.shape[-1])
-        n = now.shape[0]
-        idx = torch.randint(0, n, (min(self.config.sac.batch_size, n),), generator=self.generator, device=self.device)
-        if sac.n_step == 1:
-            return now[idx], actions[idx], reward.reshape(-1)[idx], belief[:, 1:].reshape(-1, d)[idx]
         steps = length - 1
+        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:]  # [B, L-1]
+        n = b * steps
+        idx = torch.randint(0, n, (min(sac.batch_size, n),), generator=self.generator, device=self.device)
+        trial, t = idx // steps, idx % steps  # only the sampled frames are gathered
         padded = torch.nn.functional.pad(reward, (0, sac.n_step - 1))  # zeros past the end
-        powers = sac.gamma ** torch.arange(sac.n_step, device=reward.device, dtype=reward.dtype)
-        summed = padded.unfold(1, sac.n_step, 1) @ powers  # [B, L-1]: sum_j gamma^j r_{t+1+j}
-        t = torch.arange(steps, device=reward.device)
-        k = torch.clamp(steps - t, max=sac.n_step)  # rewards summed from t: [L-1]
-        nxt = belief[:, t + k].reshape(-1, d)
-        discount = (sac.gamma ** k.to(reward.dtype)).expand(b, steps).reshape(-1)
-        return now[idx], actions[idx], summed.reshape(-1)[idx], nxt[idx], discount[idx]
+        summed = sum(sac.gamma ** j * padded[trial, t + j] for j in range(sac.n_step))
+        k = torch.clamp(steps - t, max=sac.n_step)
+        discount = sac.gamma ** k.to(reward.dtype)
+        return belief[trial, t], batch.actions[trial, t], summed, belief[trial, t + k], discount
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sac_update
