@@ -7,6 +7,7 @@ evaluate each snapshot with the slow learning test's protocol.
     python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
     python benchmarks/nav2d_learning.py plot runs/navM0 runs/navM1 --out nav2d_learning.png
     python benchmarks/nav2d_learning.py probe runs/navN0/snapshots/100k                    # the belief and episode 2
+    python benchmarks/nav2d_learning.py branch runs/navP0/snapshots/60k runs/navP0-te0 --steps 90000 --set sac.target_entropy=0
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
@@ -18,10 +19,14 @@ Killed, it continues from the last checkpoint when started again with the same a
 (reset seeds 777...), MELD's mean action, sparse rewards; it writes ``<snapshot>/protocol.json`` (summary and
 per-trial results) and appends one line per snapshot to ``<run>/protocol.jsonl``. ``table`` prints those lines as
 Markdown: success, episode 1 / episode 2 return, and the paired episode-2 gain with its 95% bootstrap interval.
+
+``branch`` continues a snapshot with changed ``sac.*``/``train.*`` settings in a new run folder, with snapshots as
+``train`` makes them; its ``branched_from.json`` says from where and what changed.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
 import math
@@ -33,7 +38,8 @@ import numpy as np
 import torch
 
 import meld_envs
-from meld_agent.config import MELDConfig, make_config, parse_override
+from meld_agent import checkpoint
+from meld_agent.config import MELDConfig, make_config, parse_override, with_overrides
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import run_trials, summarize
 from meld_agent.train import CHECKPOINT, train
@@ -52,9 +58,10 @@ def snapshot_dirs(run: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], chunk: int = CHUNK) -> None:
+def train_with_snapshots(run: str, steps: int, config: MELDConfig, chunk: int = CHUNK, start: int = 0) -> None:
+    """Train ``config`` into ``run`` up to ``steps`` env steps, copying the checkpoint to ``snapshots/<N>k`` every
+    ``chunk`` steps after ``start`` (where a branched run's checkpoint begins)."""
     torch.set_num_threads(1)
-    config = make_config(ENV, obs_mode="state", seed=seed, **dict(parse_override(s) for s in overrides))
     resume = os.path.exists(os.path.join(run, CHECKPOINT))
     if resume:
         with open(os.path.join(run, "config.json")) as f:
@@ -62,7 +69,7 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], 
             if saved != config:
                 raise ValueError(f"{run!r} holds a run with another config; use the same --seed/--set or another folder")
     done = {s for s, _ in snapshot_dirs(run)}
-    for target in range(chunk, steps + 1, chunk):
+    for target in range(start + chunk, steps + 1, chunk):
         snap = os.path.join(run, "snapshots", f"{target // 1000}k")
         if target in done:
             continue
@@ -75,6 +82,52 @@ def train_with_snapshots(run: str, steps: int, seed: int, overrides: list[str], 
         shutil.copytree(os.path.join(run, CHECKPOINT), os.path.join(partial, CHECKPOINT))
         os.replace(partial, snap)
         print(f"{run}: {target} steps, quick eval success {last['eval/success']:.2f}", flush=True)
+
+
+BRANCHABLE = ("sac.", "train.")  # what a branch may change: the networks' shapes and the replay stay as they were
+
+
+def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int = CHUNK) -> None:
+    """Continue ``snapshot`` (networks, optimizers, replay, counters) in a new run folder ``run`` with ``overrides``
+    (``sac.*`` and ``train.*`` fields other than the networks' sizes), with snapshots as ``train`` makes them: a cheap
+    way to see what a change does from a trained agent. Started again with the same arguments, it continues."""
+    with open(os.path.join(snapshot, "config.json")) as f:
+        base = MELDConfig.from_dict(json.load(f))
+    changes = dict(parse_override(s) for s in overrides)
+    bad = [k for k in changes if not k.startswith(BRANCHABLE) or k == "sac.hidden_sizes"]
+    if bad:
+        raise ValueError(f"branch cannot change {', '.join(bad)}; allowed: sac.* and train.* fields except sac.hidden_sizes")
+    config = with_overrides(base, changes)
+    state = checkpoint.load_state(os.path.join(snapshot, CHECKPOINT))
+    start = int(ast.literal_eval(state["extra"])["budget_spent"])
+    if not os.path.exists(os.path.join(run, CHECKPOINT)):
+        if os.path.exists(run):
+            raise FileExistsError(f"{run!r} exists but holds no run; branch into a new folder")
+        partial = run + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        with open(os.path.join(partial, "config.json"), "w") as f:
+            f.write(config.to_json())
+        with open(os.path.join(partial, "config.md"), "w") as f:
+            f.write(config.table() + "\n")
+        with open(os.path.join(partial, "trainer.json"), "w") as f:
+            json.dump({"eval_every": chunk, "eval_trials": 1, "eval_tasks": None}, f)
+        with open(os.path.join(partial, "branched_from.json"), "w") as f:
+            json.dump({"snapshot": os.path.abspath(snapshot), "steps": start, "overrides": changes}, f, indent=1)
+        state["config"] = config.to_json()  # the checkpoint's agent is now this config's
+        source = os.path.join(snapshot, CHECKPOINT)
+
+        def copy_replay(folder: str) -> list[str]:
+            names = sorted(n for n in os.listdir(source) if n.startswith("replay"))
+            for name in names:
+                shutil.copy(os.path.join(source, name), folder)
+            return names
+
+        checkpoint.save(os.path.join(partial, CHECKPOINT), state, copy_replay)
+        os.replace(partial, run)
+    if steps <= start or (steps - start) % chunk:
+        raise ValueError(f"--steps {steps}: the snapshot is at {start} steps; give more, by a multiple of --chunk ({chunk})")
+    train_with_snapshots(run, steps, config, chunk, start)
 
 
 def evaluate_snapshots(run: str, only: list[int] | None, trials: int = TRIALS) -> None:
@@ -203,6 +256,28 @@ def _probe_trials(agent, split: str, trials: int, seed: int) -> list[dict]:
     return rows
 
 
+DIRECTIONS = 72  # actions on the unit circle the critic is asked about
+
+
+@torch.no_grad()
+def _opening(agent, belief: torch.Tensor) -> np.ndarray:
+    """Per belief ``[N, D]``: the angle (degrees) of the actor's mean action, the angle of the unit-circle action the
+    critic (the smaller of the twin Qs) rates highest, and the spread max - min of Q over the circle; ``[N, 3]``."""
+    angles = torch.linspace(0.0, 2 * math.pi, DIRECTIONS + 1)[:-1]
+    actions = torch.stack([angles.cos(), angles.sin()], dim=-1)  # [K, 2]
+    n = belief.shape[0]
+    q1, q2 = agent.learner.critic(belief.repeat_interleave(DIRECTIONS, 0), actions.repeat(n, 1))
+    q = torch.minimum(q1, q2).view(n, DIRECTIONS)
+    mean, _ = agent.learner.actor(belief, deterministic=True)
+    return torch.stack([torch.rad2deg(torch.atan2(mean[:, 1], mean[:, 0])), torch.rad2deg(angles[q.argmax(1)]),
+                        q.max(1).values - q.min(1).values], dim=1).numpy()
+
+
+def _circular_mean(degrees) -> float:
+    radians = np.radians(np.asarray(degrees))
+    return float(np.degrees(np.arctan2(np.sin(radians).mean(), np.cos(radians).mean())))
+
+
 def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     """Does the belief hold the goal after episode 1, and does episode 2 use it? A ridge regression from the belief
     (the actor's input) to the goal direction, fitted on train-task trials whose episode 1 found the goal and scored
@@ -211,6 +286,8 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     agent = load_run(snapshot)
     train_rows = [r for r in _probe_trials(agent, "train", train_trials, 4242) if r["found"]]
     test_rows = [r for r in _probe_trials(agent, "test", trials, SEED) if r["found"]]
+    for r in test_rows:
+        r["opening"] = _opening(agent, torch.as_tensor(r["belief"][[0, r["half"]]], dtype=torch.float32))
     agent.close()
     if not train_rows or not test_rows:
         raise ValueError(f"{snapshot!r}: episode 1 found no goal in {'train' if not train_rows else 'test'} trials; nothing to probe")
@@ -231,13 +308,19 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
         r2 = 1 - ((pred - y) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
         error = np.abs(np.degrees(np.arctan2(pred[:, 1], pred[:, 0]) - np.arctan2(y[:, 1], y[:, 0])))
         print(f"| {name} | {r2:.2f} | {np.minimum(error, 360 - error).mean():.1f}° |")
-    print("\n| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | return ep 1 / ep 2 |\n|---|---|---|---|")
+    print("\nEpisode 2's opening: where the robot is after 3 steps; at episode 2's first frame, the direction of the actor's "
+          "mean action and the direction the critic rates highest (Q spread over the circle), with the same at episode 1's "
+          "first frame, where nothing is known yet.\n")
+    print("| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | actor / critic's best, "
+          "episode 2 (Q spread) | actor / critic's best, episode 1 | return ep 1 / ep 2 |\n|---|---|---|---|---|---|")
     for goal in sorted({r["goal"] for r in test_rows}):
         rows = [r for r in test_rows if r["goal"] == goal]
         at = np.stack([r["positions"][half + 3] for r in rows])
-        print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {np.degrees(np.arctan2(at[:, 1], at[:, 0])).mean():.0f}°, "
-              f"{np.linalg.norm(at, axis=1).mean():.2f} m | {np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / "
-              f"{np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
+        first, second = np.stack([r["opening"][0] for r in rows]), np.stack([r["opening"][1] for r in rows])
+        print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {_circular_mean(np.degrees(np.arctan2(at[:, 1], at[:, 0]))):.0f}°, "
+              f"{np.linalg.norm(at, axis=1).mean():.2f} m | {_circular_mean(second[:, 0]):.0f}° / {_circular_mean(second[:, 1]):.0f}° "
+              f"({second[:, 2].mean():.2f}) | {_circular_mean(first[:, 0]):.0f}° / {_circular_mean(first[:, 1]):.0f}° | "
+              f"{np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / {np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
     t.add_argument("--chunk", type=int, default=CHUNK, help="env steps between snapshots, a multiple of 1000 (default: %(default)s)")
+    r = sub.add_parser("branch", help="continue a snapshot in a new folder with changed sac.* / train.* settings")
+    r.add_argument("snapshot", help="e.g. runs/navP0/snapshots/60k")
+    r.add_argument("run", help="a new folder")
+    r.add_argument("--steps", type=int, required=True, help="train until this many env steps in all (snapshot's included)")
+    r.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="the change (repeatable)")
+    r.add_argument("--chunk", type=int, default=CHUNK, help="env steps between snapshots, a multiple of 1000 (default: %(default)s)")
     e = sub.add_parser("eval", help="the slow test's protocol on every snapshot not yet evaluated")
     e.add_argument("run")
     e.add_argument("--at", type=int, nargs="*", metavar="K", help="only these snapshots, in thousands of steps")
@@ -271,7 +360,12 @@ def main(argv: list[str] | None = None) -> int:
                 p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
             if args.steps <= 0 or args.steps % args.chunk:
                 p.error(f"--steps {args.steps}: must be a positive multiple of --chunk ({args.chunk})")
-            train_with_snapshots(args.run, args.steps, args.seed, args.set, args.chunk)
+            config = make_config(ENV, obs_mode="state", seed=args.seed, **dict(parse_override(s) for s in args.set))
+            train_with_snapshots(args.run, args.steps, config, args.chunk)
+        elif args.command == "branch":
+            if args.chunk <= 0 or args.chunk % 1000:
+                p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
+            branch(args.snapshot, args.run, args.steps, args.set, args.chunk)
         elif args.command == "eval":
             evaluate_snapshots(args.run, args.at, args.trials)
         elif args.command == "plot":

@@ -64,14 +64,46 @@ def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
         return rows
 
     monkeypatch.setattr(module, "_probe_trials", trials)
-    monkeypatch.setattr(module, "load_run", lambda snapshot: types.SimpleNamespace(close=lambda: None))
+    # an actor that heads for the direction in the belief, a critic that rates it highest
+    learner = types.SimpleNamespace(actor=lambda belief, deterministic: (belief[:, :2], None),
+                                    critic=lambda belief, action: ((belief[:, :2] * action).sum(-1),) * 2)
+    monkeypatch.setattr(module, "load_run", lambda snapshot: types.SimpleNamespace(close=lambda: None, learner=learner))
     module.probe("snap")
     out = capsys.readouterr().out
     r2 = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines() if "frame of episode" in line}
     assert r2["first frame of episode 1"] < 0.2 and min(r2[k] for k in r2 if "first frame of episode 1" != k) > 0.95
-    assert out.count("m | 20.0 / 20.0 |") == 20  # one row per test goal: where episode 2 is after 3 steps, returns
+    rows = [line.split("|") for line in out.splitlines() if line.endswith("| 20.0 / 20.0 |")]
+    assert len(rows) == 20  # one row per test goal: where episode 2 is after 3 steps, the opening, returns
+    for row in rows:
+        goal = float(row[1].strip(" °"))
+        actor, critic = (float(x.split("°")[0]) for x in row[4].split("/"))
+        assert abs(actor - goal) < 0.5 and abs(critic - goal) <= 2.5  # the critic's circle has 5° steps
+        assert float(row[4].split("(")[1].rstrip(") ")) > 1.9  # Q spread: cos from -1 to 1
 
 
 def test_bad_budget_is_refused_with_the_allowed_values(tmp_path):
     bad = script("train", str(tmp_path / "x"), "--steps", "2500", "--chunk", "1000")
     assert bad.returncode == 2 and "--steps 2500" in bad.stderr and "multiple of --chunk" in bad.stderr
+
+
+def test_branch_continues_a_snapshot_with_a_changed_setting(tmp_path):
+    run, branched = str(tmp_path / "nav"), str(tmp_path / "nav-te0")
+    assert script("train", run, "--steps", "1000", "--chunk", "1000", *TINY).returncode == 0
+    snap = os.path.join(run, "snapshots", "1k")
+    bad = script("branch", snap, str(tmp_path / "x"), "--steps", "2000", "--chunk", "1000", "--set", "model.latent1_size=8")
+    assert bad.returncode == 2 and "model.latent1_size" in bad.stderr and "allowed: sac.* and train.*" in bad.stderr
+    done = script("branch", snap, branched, "--steps", "2000", "--chunk", "1000", "--set", "sac.target_entropy=0")
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(os.path.join(branched, "snapshots")) == ["2k"]  # only steps past the snapshot's
+    with open(os.path.join(branched, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(snap, "config.json")) as f:
+        base = json.load(f)
+    assert config["sac"]["target_entropy"] == 0 and base["sac"]["target_entropy"] is None
+    base["sac"]["target_entropy"] = 0
+    assert config == base  # everything else as the snapshot's
+    with open(os.path.join(branched, "metrics.csv")) as f:
+        steps = {int(line.split(",")[0]) for line in list(f)[1:]}
+    assert min(steps) > 1000  # it went on from the snapshot, not from scratch
+    again = script("branch", snap, branched, "--steps", "2000", "--chunk", "1000", "--set", "sac.target_entropy=0")
+    assert again.returncode == 0 and not os.path.exists(os.path.join(branched, "snapshots", "3k"))
