@@ -256,21 +256,23 @@ def _probe_trials(agent, split: str, trials: int, seed: int) -> list[dict]:
     return rows
 
 
-DIRECTIONS = 72  # actions on the unit circle the critic is asked about
+GRID = torch.linspace(-1.0, 1.0, 21)  # the critic is asked about every action of this grid over the action box
 
 
 @torch.no_grad()
 def _opening(agent, belief: torch.Tensor) -> np.ndarray:
-    """Per belief ``[N, D]``: the angle (degrees) of the actor's mean action, the angle of the unit-circle action the
-    critic (the smaller of the twin Qs) rates highest, and the spread max - min of Q over the circle; ``[N, 3]``."""
-    angles = torch.linspace(0.0, 2 * math.pi, DIRECTIONS + 1)[:-1]
-    actions = torch.stack([angles.cos(), angles.sin()], dim=-1)  # [K, 2]
-    n = belief.shape[0]
-    q1, q2 = agent.learner.critic(belief.repeat_interleave(DIRECTIONS, 0), actions.repeat(n, 1))
-    q = torch.minimum(q1, q2).view(n, DIRECTIONS)
+    """Per belief ``[N, D]``: the angle (degrees) of the actor's mean action, its largest |component| (1: the tanh is
+    saturated), the angle of the grid action the critic (the smaller of the twin Qs) rates highest, and the spread
+    max - min of Q over the grid; ``[N, 4]``. The grid covers the whole box: its corners are Nav2D's fastest actions
+    (0.35 m per step against 0.25 m along an axis), so a unit-circle grid would miss the critic's favourite."""
+    actions = torch.cartesian_prod(GRID, GRID)  # [K, 2]
+    n, k = belief.shape[0], actions.shape[0]
+    q1, q2 = agent.learner.critic(belief.repeat_interleave(k, 0), actions.repeat(n, 1))
+    q = torch.minimum(q1, q2).view(n, k)
     mean, _ = agent.learner.actor(belief, deterministic=True)
-    return torch.stack([torch.rad2deg(torch.atan2(mean[:, 1], mean[:, 0])), torch.rad2deg(angles[q.argmax(1)]),
-                        q.max(1).values - q.min(1).values], dim=1).numpy()
+    best = actions[q.argmax(1)]
+    return torch.stack([torch.rad2deg(torch.atan2(mean[:, 1], mean[:, 0])), mean.abs().amax(1),
+                        torch.rad2deg(torch.atan2(best[:, 1], best[:, 0])), q.max(1).values - q.min(1).values], dim=1).numpy()
 
 
 def _circular_mean(degrees) -> float:
@@ -309,17 +311,18 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
         error = np.abs(np.degrees(np.arctan2(pred[:, 1], pred[:, 0]) - np.arctan2(y[:, 1], y[:, 0])))
         print(f"| {name} | {r2:.2f} | {np.minimum(error, 360 - error).mean():.1f}° |")
     print("\nEpisode 2's opening: where the robot is after 3 steps; at episode 2's first frame, the direction of the actor's "
-          "mean action and the direction the critic rates highest (Q spread over the circle), with the same at episode 1's "
-          "first frame, where nothing is known yet.\n")
-    print("| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | actor / critic's best, "
-          "episode 2 (Q spread) | actor / critic's best, episode 1 | return ep 1 / ep 2 |\n|---|---|---|---|---|---|")
+          "mean action (with its largest |component|: 1.00 is a saturated tanh) and of the action the critic rates highest "
+          "over the action box (Q spread over the box), with the same at episode 1's first frame, where nothing is known yet.\n")
+    print("| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | actor (max abs) / critic's "
+          "best, episode 2 (Q spread) | actor (max abs) / critic's best, episode 1 | return ep 1 / ep 2 |\n|---|---|---|---|---|---|")
     for goal in sorted({r["goal"] for r in test_rows}):
         rows = [r for r in test_rows if r["goal"] == goal]
         at = np.stack([r["positions"][half + 3] for r in rows])
         first, second = np.stack([r["opening"][0] for r in rows]), np.stack([r["opening"][1] for r in rows])
         print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {_circular_mean(np.degrees(np.arctan2(at[:, 1], at[:, 0]))):.0f}°, "
-              f"{np.linalg.norm(at, axis=1).mean():.2f} m | {_circular_mean(second[:, 0]):.0f}° / {_circular_mean(second[:, 1]):.0f}° "
-              f"({second[:, 2].mean():.2f}) | {_circular_mean(first[:, 0]):.0f}° / {_circular_mean(first[:, 1]):.0f}° | "
+              f"{np.linalg.norm(at, axis=1).mean():.2f} m | {_circular_mean(second[:, 0]):.0f}° ({second[:, 1].mean():.2f}) / "
+              f"{_circular_mean(second[:, 2]):.0f}° ({second[:, 3].mean():.2f}) | {_circular_mean(first[:, 0]):.0f}° "
+              f"({first[:, 1].mean():.2f}) / {_circular_mean(first[:, 2]):.0f}° | "
               f"{np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / {np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
 
 

@@ -64,9 +64,10 @@ def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
         return rows
 
     monkeypatch.setattr(module, "_probe_trials", trials)
-    # an actor that heads for the direction in the belief, a critic that rates it highest
-    learner = types.SimpleNamespace(actor=lambda belief, deterministic: (belief[:, :2], None),
-                                    critic=lambda belief, action: ((belief[:, :2] * action).sum(-1),) * 2)
+    # an actor that heads for the direction in the belief at 0.8 of full speed, a critic that rates that direction's
+    # unit action highest (inside the box, so the corners, the fastest actions, are not what it prefers)
+    learner = types.SimpleNamespace(actor=lambda belief, deterministic: (0.8 * belief[:, :2], None),
+                                    critic=lambda belief, action: (-((action - belief[:, :2]) ** 2).sum(-1),) * 2)
     monkeypatch.setattr(module, "load_run", lambda snapshot: types.SimpleNamespace(close=lambda: None, learner=learner))
     module.probe("snap")
     out = capsys.readouterr().out
@@ -77,8 +78,10 @@ def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
     for row in rows:
         goal = float(row[1].strip(" °"))
         actor, critic = (float(x.split("°")[0]) for x in row[4].split("/"))
-        assert abs(actor - goal) < 0.5 and abs(critic - goal) <= 2.5  # the critic's circle has 5° steps
-        assert float(row[4].split("(")[1].rstrip(") ")) > 1.9  # Q spread: cos from -1 to 1
+        assert abs(actor - goal) < 0.5 and abs(critic - goal) <= 6  # the critic's grid has steps of 0.1
+        largest = 0.8 * max(abs(math.cos(math.radians(goal))), abs(math.sin(math.radians(goal))))
+        assert abs(float(row[4].split("(")[1].split(")")[0]) - largest) < 0.01  # the actor's largest |component|
+        assert float(row[4].split("(")[2].rstrip(") ")) > 4.0  # Q spread: 0 at the goal's direction, below -4 at a far corner
 
 
 def test_bad_budget_is_refused_with_the_allowed_values(tmp_path):
