@@ -42,7 +42,7 @@ from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, parse_override, with_overrides
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import run_trials, summarize
-from meld_agent.train import CHECKPOINT, train
+from meld_agent.train import CHECKPOINT, train, write_run_files
 
 ENV = "meld/Nav2D-v0"
 CHUNK = 10_000
@@ -100,18 +100,14 @@ def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int
     config = with_overrides(base, changes)
     state = checkpoint.load_state(os.path.join(snapshot, CHECKPOINT))
     start = int(ast.literal_eval(state["extra"])["budget_spent"])
+    if steps <= start or (steps - start) % chunk:
+        raise ValueError(f"--steps {steps}: the snapshot is at {start} steps; give more, by a multiple of --chunk ({chunk})")
     if not os.path.exists(os.path.join(run, CHECKPOINT)):
         if os.path.exists(run):
             raise FileExistsError(f"{run!r} exists but holds no run; branch into a new folder")
         partial = run + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
-        os.makedirs(partial)
-        with open(os.path.join(partial, "config.json"), "w") as f:
-            f.write(config.to_json())
-        with open(os.path.join(partial, "config.md"), "w") as f:
-            f.write(config.table() + "\n")
-        with open(os.path.join(partial, "trainer.json"), "w") as f:
-            json.dump({"eval_every": chunk, "eval_trials": 1, "eval_tasks": None}, f)
+        write_run_files(partial, config, chunk, 1, None)  # train's own files, as train_with_snapshots makes them
         with open(os.path.join(partial, "branched_from.json"), "w") as f:
             json.dump({"snapshot": os.path.abspath(snapshot), "steps": start, "overrides": changes}, f, indent=1)
         state["config"] = config.to_json()  # the checkpoint's agent is now this config's
@@ -125,8 +121,6 @@ def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int
 
         checkpoint.save(os.path.join(partial, CHECKPOINT), state, copy_replay)
         os.replace(partial, run)
-    if steps <= start or (steps - start) % chunk:
-        raise ValueError(f"--steps {steps}: the snapshot is at {start} steps; give more, by a multiple of --chunk ({chunk})")
     train_with_snapshots(run, steps, config, chunk, start)
 
 
@@ -358,16 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--trials", type=int, default=TRIALS, help="trials per test task to score it (default: %(default)s)")
     args = p.parse_args(argv)
     try:
+        if args.command in ("train", "branch") and (args.chunk <= 0 or args.chunk % 1000):
+            p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
         if args.command == "train":
-            if args.chunk <= 0 or args.chunk % 1000:
-                p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
             if args.steps <= 0 or args.steps % args.chunk:
                 p.error(f"--steps {args.steps}: must be a positive multiple of --chunk ({args.chunk})")
             config = make_config(ENV, obs_mode="state", seed=args.seed, **dict(parse_override(s) for s in args.set))
             train_with_snapshots(args.run, args.steps, config, args.chunk)
         elif args.command == "branch":
-            if args.chunk <= 0 or args.chunk % 1000:
-                p.error(f"--chunk {args.chunk}: must be a positive multiple of 1000")
             branch(args.snapshot, args.run, args.steps, args.set, args.chunk)
         elif args.command == "eval":
             evaluate_snapshots(args.run, args.at, args.trials)

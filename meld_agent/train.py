@@ -30,6 +30,18 @@ from meld_agent.logger import RunLogger
 CHECKPOINT = "checkpoint"
 
 
+def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: int, eval_tasks: int | None) -> None:
+    """A new run folder's ``config.json``, ``config.md`` (the same as a table) and ``trainer.json`` (the schedule a
+    resumed run keeps)."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        f.write(config.to_json())
+    with open(os.path.join(out, "config.md"), "w") as f:
+        f.write(config.table() + "\n")
+    with open(os.path.join(out, "trainer.json"), "w") as f:
+        json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
+
+
 def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, eval_trials: int = 1,
           eval_tasks: int | None = None, resume: bool = False, progress: bool = True) -> dict[str, float]:
     """Meta-train ``config`` for ``steps`` env steps into run folder ``out``; returns the last evaluation."""
@@ -44,13 +56,7 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
     else:
         if os.path.exists(ckpt):
             raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "config.json"), "w") as f:
-            f.write(config.to_json())
-        with open(os.path.join(out, "config.md"), "w") as f:
-            f.write(config.table() + "\n")
-        with open(state_path, "w") as f:
-            json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
+        write_run_files(out, config, eval_every, eval_trials, eval_tasks)
     agent = MELD(config)
     if config.replay.storage == "disk" and config.replay.directory is None:
         agent.replay_directory = os.path.join(out, "replay")
