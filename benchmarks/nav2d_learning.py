@@ -269,6 +269,26 @@ def _opening(agent, belief: torch.Tensor) -> np.ndarray:
                         torch.rad2deg(torch.atan2(best[:, 1], best[:, 0])), q.max(1).values - q.min(1).values], dim=1).numpy()
 
 
+@torch.no_grad()
+def _reward_error(agent, rows: list[dict]) -> dict[str, float]:
+    """Does the model remember a found goal across the reset? The mean |error| of its reward prediction (p(r|z) at the
+    belief's means, the paper's Figure 6 view) against the shaped reward, -distance to the goal, over episode 1 before
+    the find, episode 2's first three frames and its next three; a model that remembers is as good at episode 2's start as
+    after it: from where the goal is, not from where the robot stands."""
+    model = agent.learner.model
+    z1, z2 = model.config.latent1_size, model.config.latent2_size
+    spans: dict[str, list[float]] = {"episode 1 before the find": [], "episode 2, frames 1-3": [], "episode 2, frames 4-6": []}
+    for r in rows:
+        belief = torch.as_tensor(r["belief"], dtype=torch.float32)  # (z1 mean, z1 std, z2 mean, z2 std)
+        predicted = model.decode_reward(torch.cat([belief[:, :z1], belief[:, 2 * z1:2 * z1 + z2]], dim=-1))[0].numpy()
+        goal = np.array([math.cos(r["goal"]), math.sin(r["goal"])])
+        error = np.abs(predicted + np.linalg.norm(r["positions"] - goal, axis=1))
+        half, found = r["half"], int(np.argmax(r["rewards"][:r["half"]] > 0))
+        for (name, values), span in zip(spans.items(), [error[:found], error[half:half + 3], error[half + 3:half + 6]]):
+            values.extend(span)
+    return {name: float(np.mean(values)) if values else float("nan") for name, values in spans.items()}
+
+
 def _circular_mean(degrees) -> float:
     radians = np.radians(np.asarray(degrees))
     return float(np.degrees(np.arctan2(np.sin(radians).mean(), np.cos(radians).mean())))
@@ -284,6 +304,7 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     test_rows = [r for r in _probe_trials(agent, "test", trials, SEED) if r["found"]]
     for r in test_rows:
         r["opening"] = _opening(agent, torch.as_tensor(r["belief"][[0, r["half"]]], dtype=torch.float32))
+    reward_error = _reward_error(agent, test_rows)
     agent.close()
     if not train_rows or not test_rows:
         raise ValueError(f"{snapshot!r}: episode 1 found no goal in {'train' if not train_rows else 'test'} trials; nothing to probe")
@@ -304,6 +325,9 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
         r2 = 1 - ((pred - y) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()
         error = np.abs(np.degrees(np.arctan2(pred[:, 1], pred[:, 0]) - np.arctan2(y[:, 1], y[:, 0])))
         print(f"| {name} | {r2:.2f} | {np.minimum(error, 360 - error).mean():.1f}° |")
+    print("\nThe model's reward prediction against the shaped reward (mean |error|), test trials whose episode 1 found the goal:\n")
+    print("| " + " | ".join(reward_error) + " |\n|" + "---|" * len(reward_error))
+    print("| " + " | ".join(f"{v:.2f}" for v in reward_error.values()) + " |")
     print("\nEpisode 2's opening: where the robot is after 3 steps; at episode 2's first frame, the direction of the actor's "
           "mean action (with its largest |component|: 1.00 is a saturated tanh) and of the action the critic rates highest "
           "over the action box (Q spread over the box), with the same at episode 1's first frame, where nothing is known yet.\n")
