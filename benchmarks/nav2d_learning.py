@@ -272,20 +272,28 @@ def _opening(agent, belief: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def _reward_error(agent, rows: list[dict]) -> dict[str, float]:
     """Does the model remember a found goal across the reset? The mean |error| of its reward prediction (p(r|z) at the
-    belief's means, the paper's Figure 6 view) against the shaped reward, -distance to the goal, over episode 1 before
-    the find, episode 2's first three frames and its next three; a model that remembers is as good at episode 2's start as
-    after it: from where the goal is, not from where the robot stands."""
+    belief's means, the paper's Figure 6 view) against the shaped reward, -distance to the goal, over episode 2's frames
+    2-6: against the trial's own goal and against the other found goals (``rows`` with a goal > 17° away). A model that
+    remembers fits its own goal better; episode 1 before the find is the error without knowledge. Episode 2's first frame
+    is left out: the reward given with it is episode 1's last (the trial's reward for the step that ended episode 1)."""
     model = agent.learner.model
     z1, z2 = model.config.latent1_size, model.config.latent2_size
-    spans: dict[str, list[float]] = {"episode 1 before the find": [], "episode 2, frames 1-3": [], "episode 2, frames 4-6": []}
+    goals = sorted({r["goal"] for r in rows})
+    spans: dict[str, list[float]] = {"episode 1 before the find": [], "episode 2, frames 2-6, own goal": [],
+                                     "episode 2, frames 2-6, other found goals": []}
     for r in rows:
         belief = torch.as_tensor(r["belief"], dtype=torch.float32)  # (z1 mean, z1 std, z2 mean, z2 std)
         predicted = model.decode_reward(torch.cat([belief[:, :z1], belief[:, 2 * z1:2 * z1 + z2]], dim=-1))[0].numpy()
-        goal = np.array([math.cos(r["goal"]), math.sin(r["goal"])])
-        error = np.abs(predicted + np.linalg.norm(r["positions"] - goal, axis=1))
         half, found = r["half"], int(np.argmax(r["rewards"][:r["half"]] > 0))
-        for (name, values), span in zip(spans.items(), [error[:found], error[half:half + 3], error[half + 3:half + 6]]):
-            values.extend(span)
+
+        def error(goal: float, frames: slice) -> list[float]:
+            target = -np.linalg.norm(r["positions"][frames] - [math.cos(goal), math.sin(goal)], axis=1)
+            return list(np.abs(predicted[frames] - target))
+
+        spans["episode 1 before the find"] += error(r["goal"], slice(0, found))
+        spans["episode 2, frames 2-6, own goal"] += error(r["goal"], slice(half + 1, half + 6))
+        for other in (g for g in goals if abs(g - r["goal"]) > 0.3):
+            spans["episode 2, frames 2-6, other found goals"] += error(other, slice(half + 1, half + 6))
     return {name: float(np.mean(values)) if values else float("nan") for name, values in spans.items()}
 
 

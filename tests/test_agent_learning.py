@@ -32,8 +32,9 @@ actor-critic batches from 32 trials as well (run N), seed 0's gain is above 0 at
 +0.59 [0.10, 1.07]) and -1.11 at 80k; seed 1's only at 100k (+1.37 [0.82, 1.97], after -0.78 at 90k). A probe
 (nav2d_learning.py probe) shows the belief at episode 2's first frame holds the goal's direction (held-out R² 0.78-0.90),
 while episode 2's first steps go the same way for every goal. Runs P (N + ``sac.n_step=5``) and O (N +
-``sac.target_entropy=0``, 2026-12-03) give no steady gain either; once O searches 10-90°, the model's reward prediction at
-episode 2's start is no better than before episode 1's find, so that model does not carry the found goal across the reset. For scale, a scripted
+``sac.target_entropy=0``, 2026-12-03) give no steady gain either. O searches 10-90° without P's bang-bang moves, and its
+model predicts episode 2's rewards from the goal episode 1 found (error 0.08-0.14 for the own goal, 0.19-0.26 for the
+others), while episode 2 still opens the same way for every goal. For scale, a scripted
 sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
