@@ -42,6 +42,7 @@ from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, parse_override, with_overrides
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import run_trials, summarize
+from meld_agent.networks import belief_latent_mean
 from meld_agent.train import CHECKPOINT, train, write_run_files
 
 ENV = "meld/Nav2D-v0"
@@ -282,8 +283,8 @@ def _reward_error(agent, rows: list[dict]) -> dict[str, float]:
     spans: dict[str, list[float]] = {"episode 1 before the find": [], "episode 2, frames 2-6, own goal": [],
                                      "episode 2, frames 2-6, other found goals": []}
     for r in rows:
-        belief = torch.as_tensor(r["belief"], dtype=torch.float32)  # (z1 mean, z1 std, z2 mean, z2 std)
-        predicted = model.decode_reward(torch.cat([belief[:, :z1], belief[:, 2 * z1:2 * z1 + z2]], dim=-1))[0].numpy()
+        belief = torch.as_tensor(r["belief"], dtype=torch.float32)
+        predicted = model.decode_reward(belief_latent_mean(belief, z1, z2))[0].numpy()
         half, found = r["half"], int(np.argmax(r["rewards"][:r["half"]] > 0))
 
         def error(goal: float, frames: slice) -> list[float]:

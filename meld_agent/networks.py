@@ -199,6 +199,12 @@ class Posterior(NamedTuple):
         return torch.cat([self.z1, self.z2], dim=-1)
 
 
+def belief_latent_mean(belief: Tensor, latent1_size: int, latent2_size: int) -> Tensor:
+    """The latent means ``(z1_mean, z2_mean)`` ``[..., z1+z2]`` held in a belief ``[..., 2(z1+z2)]`` laid out as
+    ``Posterior.belief`` lays it out; what ``decode_reward`` reads to show the belief's reward prediction."""
+    return torch.cat([belief[..., :latent1_size], belief[..., 2 * latent1_size:2 * latent1_size + latent2_size]], dim=-1)
+
+
 class FilterState(NamedTuple):
     """What the online filter carries from step t-1 to t (Algorithm 2): the z2 sample."""
 
