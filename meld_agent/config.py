@@ -62,6 +62,10 @@ class SACConfig:
     deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
     n_step: int = 1  # critic targets sum this many rewards before bootstrapping (fewer near a trial's end); 1: SAC's
     # one-step target (paper). Ours, for credit across the episode boundary (BENCHMARKS.md "Learning", run N)
+    opening_fraction: float = 0.0  # share of each batch's transitions drawn from the first ``opening_steps`` steps of a
+    # trial's later episodes, where a memory of the earlier ones pays; the rest uniform. 0: uniform (paper). Ours
+    # (BENCHMARKS.md "Learning", run Q); single-episode trials have no such steps and sample uniformly
+    opening_steps: int = 5
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,8 @@ def check(config: MELDConfig) -> MELDConfig:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
     if not (math.isfinite(s.critic_shaped_weight) and s.critic_shaped_weight >= 0):
         raise ValueError(f"sac.critic_shaped_weight={s.critic_shaped_weight!r}: must be a finite number >= 0")
+    if not 0.0 <= s.opening_fraction <= 1.0:
+        raise ValueError(f"sac.opening_fraction={s.opening_fraction!r}: must be in [0, 1]")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
         raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:
@@ -317,7 +323,7 @@ def check(config: MELDConfig) -> MELDConfig:
     if r.sequence_length is not None and r.sequence_length < 2:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
     for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
-                        ("sac.n_step", s.n_step), ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
+                        ("sac.n_step", s.n_step), ("sac.opening_steps", s.opening_steps), ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
                         ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
                         ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:

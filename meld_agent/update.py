@@ -200,20 +200,38 @@ class Learner:
         critic's reward (appendix C: shaped; with ``critic_reward`` "sparse", plus ``critic_shaped_weight`` x
         shaped) summed over k = ``sac.n_step`` steps with discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the
         belief b_{t+k} it bootstraps from and its discount gamma^k; k is shortened at the sequence's end, and the
-        sequence continues across episode boundaries, as the trial does. k = 1 is SAC's one-step transition."""
+        sequence continues across episode boundaries, as the trial does. k = 1 is SAC's one-step transition. The
+        (trial, step) pairs are uniform, except a ``sac.opening_fraction`` share drawn from ``opening_steps``."""
         belief = post.belief()
         b, length, _ = belief.shape
         sac = self.config.sac
         steps = length - 1
         reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:]  # [B, L-1]
         n = b * steps
-        idx = torch.randint(0, n, (min(sac.batch_size, n),), generator=self.generator, device=self.device)
+        count = min(sac.batch_size, n)
+        idx = torch.randint(0, n, (count,), generator=self.generator, device=self.device)
+        opening = self.opening_steps(batch, steps)
+        m = round(sac.opening_fraction * count)
+        if m and opening is not None and opening.any():
+            drawn = torch.multinomial(opening.flatten().float(), m, replacement=True, generator=self.generator)
+            idx = torch.cat([idx[:count - m], drawn])
         trial, t = idx // steps, idx % steps  # only the sampled frames are gathered
         padded = torch.nn.functional.pad(reward, (0, sac.n_step - 1))  # zeros past the end
         summed = sum(sac.gamma ** j * padded[trial, t + j] for j in range(sac.n_step))
         k = torch.clamp(steps - t, max=sac.n_step)
         discount = sac.gamma ** k.to(reward.dtype)
         return belief[trial, t], batch.actions[trial, t], summed, belief[trial, t + k], discount
+
+    def opening_steps(self, batch: TrialBatch, steps: int) -> Tensor | None:
+        """``[B, steps]``: True on the first ``sac.opening_steps`` steps of each later episode of the batch's trials
+        (None without episode starts)."""
+        if batch.episode_start is None:
+            return None
+        start = batch.episode_start[:, :steps] > 0
+        opening = start.clone()
+        for j in range(1, min(self.config.sac.opening_steps, steps)):
+            opening[:, j:] |= start[:, :-j]
+        return opening
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sac_update

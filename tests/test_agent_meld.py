@@ -189,6 +189,35 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
         tiny(n_step=0)
 
 
+def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_of_later_episodes():
+    """``sac.opening_fraction=0.5, opening_steps=3``: half of each actor-critic batch comes from the first 3 steps of
+    episode 2 (the reset frame and the 2 after it), the rest uniformly; with 0 the draw is the uniform one."""
+    agent = MELD(tiny(sac__opening_fraction=0.5, sac__opening_steps=3, sac__batch_size=400))
+    agent.meta_train(steps=120)
+    learner = agent.learner
+    batch = agent.replay.sample(2, 1)
+    with torch.no_grad():
+        post = learner.model_update.posterior(batch)
+    belief = post.belief()
+    steps = belief.shape[1] - 1
+    episode = agent.episode_steps
+    opening = learner.opening_steps(batch, steps)
+    assert opening.sum(1).tolist() == [3, 3] and opening[:, episode:episode + 3].all()
+    now = learner.transitions(post, batch)[0]
+    flat = belief[:, :steps].reshape(-1, belief.shape[-1])
+    t = torch.cdist(now, flat).argmin(1) % steps  # the step each sampled belief came from
+    in_opening = ((t >= episode) & (t < episode + 3)).float()
+    half = len(now) // 2
+    assert half == min(400, 2 * steps) // 2
+    assert in_opening[half:].all()  # the drawn half
+    assert in_opening[:half].mean().item() < 0.25  # the uniform half: 3 of 2 x episode steps
+    agent.close()
+    with pytest.raises(ValueError, match="sac.opening_fraction=1.5: must be in"):
+        tiny(sac__opening_fraction=1.5)
+    with pytest.raises(ValueError, match="sac.opening_steps=0: must be a positive integer"):
+        tiny(sac__opening_steps=0)
+
+
 def test_slac_variant_is_a_configuration():
     agent = MELD(tiny(reward_input="none"))
     assert not agent.two_stage and agent.learner.model.reward_repeat == 0
