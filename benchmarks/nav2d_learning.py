@@ -7,6 +7,7 @@ evaluate each snapshot with the slow learning test's protocol.
     python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
     python benchmarks/nav2d_learning.py plot runs/navM0 runs/navM1 --out nav2d_learning.png
     python benchmarks/nav2d_learning.py probe runs/navN0/snapshots/100k                    # the belief and episode 2
+    python benchmarks/nav2d_learning.py openings runs/navO0/snapshots/80k                  # episode 2 in the replay
     python benchmarks/nav2d_learning.py branch runs/navP0/snapshots/60k runs/navP0-te0 --steps 90000 --set sac.target_entropy=0
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
@@ -353,6 +354,41 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
               f"{np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / {np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
 
 
+def openings(snapshot: str, recent: int = 20, steps: int = 3) -> None:
+    """What the actor-critic learns episode 2's opening from: in the snapshot's replay, the last ``recent`` trials of
+    each train task whose episode 1 found the goal, per 30 degrees of goal angle: where the robot is ``steps`` steps
+    into episode 2 (circular mean and spread of its angle) and the sparse return of both episodes. An opening that
+    explores around the remembered goal shows angles that follow the goal; a fixed one, the same angle for every bin."""
+    folder = os.path.join(snapshot, CHECKPOINT)
+    with open(os.path.join(folder, "replay.json")) as f:
+        meta = json.load(f)
+    obs = np.load(os.path.join(folder, "replay_obs.npy"), mmap_mode="r")
+    sparse = np.load(os.path.join(folder, "replay_sparse_reward.npy"), mmap_mode="r")
+    half = (meta["trial_frames"] - 1) // 2  # frame `half` is episode 2's first; rewards 1..half are episode 1's
+    goals = [math.degrees(t.params["goal_angle"]) for t in meld_envs.tasks(ENV, "train")]
+    rows = []
+    for task, count in enumerate(meta["counts"]):
+        for k in range(min(recent, count, meta["capacity"])):
+            slot = (count - 1 - k) % meta["capacity"]
+            reward = np.asarray(sparse[task, slot])
+            if reward[1:half + 1].sum() > 0:
+                x, y = obs[task, slot, half + steps, :2]
+                rows.append((goals[task], math.degrees(math.atan2(y, x)), reward[1:half + 1].sum(), reward[half + 1:].sum()))
+    if not rows:
+        raise ValueError(f"{snapshot!r}: no trial in the replay whose episode 1 found the goal")
+    rows = np.array(rows)
+    print(f"replay of {snapshot}: the last {recent} trials of each train task, those whose episode 1 found the goal\n")
+    print(f"| goal | trials | episode 2 after {steps} steps: angle (spread) | sparse return ep 1 / ep 2 |\n|---|---|---|---|")
+    for low in range(0, 180, 30):
+        sel = rows[(rows[:, 0] >= low) & (rows[:, 0] < low + 30)]
+        if len(sel):
+            radians = np.radians(sel[:, 1])
+            length = np.hypot(np.sin(radians).mean(), np.cos(radians).mean())  # circular spread: sqrt(-2 ln R)
+            spread = math.degrees(math.sqrt(max(0.0, -2 * math.log(max(length, 1e-12)))))
+            print(f"| {low}-{low + 30}° | {len(sel)} | {_circular_mean(sel[:, 1]):.0f}° ({spread:.0f}°) | "
+                  f"{sel[:, 2].mean():.1f} / {sel[:, 3].mean():.1f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -383,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("snapshot", help="e.g. runs/navN0/snapshots/100k")
     q.add_argument("--train-trials", type=int, default=6, help="trials per train task to fit the probe (default: %(default)s)")
     q.add_argument("--trials", type=int, default=TRIALS, help="trials per test task to score it (default: %(default)s)")
+    o = sub.add_parser("openings", help="episode 2's openings in a snapshot's replay, per goal (what the critic learns from)")
+    o.add_argument("snapshot", help="e.g. runs/navO0/snapshots/80k")
+    o.add_argument("--recent", type=int, default=20, help="latest trials per train task (default: %(default)s)")
     args = p.parse_args(argv)
     try:
         if args.command in ("train", "branch") and (args.chunk <= 0 or args.chunk % 1000):
@@ -402,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             tasks_table(args.snapshot)
         elif args.command == "probe":
             probe(args.snapshot, args.train_trials, args.trials)
+        elif args.command == "openings":
+            openings(args.snapshot, args.recent)
         else:
             table(args.runs)
     except (ValueError, FileNotFoundError, FileExistsError) as err:

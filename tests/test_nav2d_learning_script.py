@@ -117,3 +117,37 @@ def test_branch_continues_a_snapshot_with_a_changed_setting(tmp_path):
     assert min(steps) > 1000  # it went on from the snapshot, not from scratch
     again = script("branch", snap, branched, "--steps", "2000", "--chunk", "1000", "--set", "sac.target_entropy=0")
     assert again.returncode == 0 and not os.path.exists(os.path.join(branched, "snapshots", "3k"))
+
+
+def test_openings_reads_episode_2s_start_from_the_replay_of_trials_that_found_the_goal(tmp_path):
+    """A hand-made replay: each train task's trial whose episode 1 found the goal opens episode 2 towards the goal,
+    the one that missed it opens away from it. The table must show the first kind only, so the angles follow the
+    goal bins; a replay without any find is refused."""
+    import meld_envs
+
+    goals = np.array([t.params["goal_angle"] for t in meld_envs.tasks("meld/Nav2D-v0", "train")])
+    half, n = 20, len(goals)
+    obs = np.zeros((n, 2, 2 * half + 1, 4), np.float32)
+    sparse = np.zeros((n, 2, 2 * half + 1), np.float32)
+    sparse[:, 0, 5:half + 1] = 1.0  # slot 0: episode 1 reaches the goal at step 5
+    obs[:, 0, half + 3, :2] = 0.6 * np.stack([np.cos(goals), np.sin(goals)], 1)
+    obs[:, 1, half + 3, :2] = 0.6 * np.stack([np.cos(math.pi - goals), np.sin(math.pi - goals)], 1)
+    folder = tmp_path / "snap" / "checkpoint"
+    folder.mkdir(parents=True)
+
+    def write(found):
+        np.save(folder / "replay_obs.npy", obs)
+        np.save(folder / "replay_sparse_reward.npy", sparse * found)
+        (folder / "replay.json").write_text(json.dumps({"counts": [2] * n, "capacity": 2, "trial_frames": 2 * half + 1}))
+
+    write(1.0)
+    out = script("openings", str(tmp_path / "snap"))
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("|")[1:-1] for line in out.stdout.splitlines() if line.startswith("| ") and "°" in line.split("|")[1]]
+    assert sum(int(r[1]) for r in rows) == n  # one trial per task: the one that found the goal
+    for low, angle in ((int(r[0].split("-")[0]), float(r[2].split("°")[0])) for r in rows):
+        assert low <= angle <= low + 30
+    assert all(r[3].strip().startswith("16.0 / 0.0") for r in rows)  # steps 5-20 on the goal; nothing in episode 2
+    write(0.0)
+    none = script("openings", str(tmp_path / "snap"))
+    assert none.returncode == 2 and "no trial in the replay whose episode 1 found the goal" in none.stderr
