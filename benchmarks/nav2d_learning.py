@@ -258,17 +258,23 @@ GRID = torch.linspace(-1.0, 1.0, 21)  # the critic is asked about every action o
 @torch.no_grad()
 def _opening(agent, belief: torch.Tensor) -> np.ndarray:
     """Per belief ``[N, D]``: the angle (degrees) of the actor's mean action, its largest |component| (1: the tanh is
-    saturated), the angle of the grid action the critic (the smaller of the twin Qs) rates highest, and the spread
-    max - min of Q over the grid; ``[N, 4]``. The grid covers the whole box: its corners are Nav2D's fastest actions
-    (0.35 m per step against 0.25 m along an axis), so a unit-circle grid would miss the critic's favourite."""
+    saturated), the angle of the grid action the critic (the smaller of the twin Qs) rates highest, the spread
+    max - min of Q over the grid, and the critic's pull on the actor's angle: dQ/dtheta at the mean action when it is
+    turned about the start (per radian; > 0: Q rises towards larger angles); ``[N, 5]``. The grid covers the whole box:
+    its corners are Nav2D's fastest actions (0.35 m per step against 0.25 m along an axis), so a unit-circle grid would
+    miss the critic's favourite."""
     actions = torch.cartesian_prod(GRID, GRID)  # [K, 2]
     n, k = belief.shape[0], actions.shape[0]
     q1, q2 = agent.learner.critic(belief.repeat_interleave(k, 0), actions.repeat(n, 1))
     q = torch.minimum(q1, q2).view(n, k)
     mean, _ = agent.learner.actor(belief, deterministic=True)
     best = actions[q.argmax(1)]
+    with torch.enable_grad():
+        at = mean.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(torch.minimum(*agent.learner.critic(belief, at)).sum(), at)
+    pull = (grad * torch.stack([-mean[:, 1], mean[:, 0]], dim=1)).sum(1)  # along d(action)/dtheta = (-a_y, a_x)
     return torch.stack([torch.rad2deg(torch.atan2(mean[:, 1], mean[:, 0])), mean.abs().amax(1),
-                        torch.rad2deg(torch.atan2(best[:, 1], best[:, 0])), q.max(1).values - q.min(1).values], dim=1).numpy()
+                        torch.rad2deg(torch.atan2(best[:, 1], best[:, 0])), q.max(1).values - q.min(1).values, pull], dim=1).numpy()
 
 
 @torch.no_grad()
@@ -340,16 +346,18 @@ def probe(snapshot: str, train_trials: int = 6, trials: int = TRIALS) -> None:
     print("| " + " | ".join(f"{v:.2f}" for v in reward_error.values()) + " |")
     print("\nEpisode 2's opening: where the robot is after 3 steps; at episode 2's first frame, the direction of the actor's "
           "mean action (with its largest |component|: 1.00 is a saturated tanh) and of the action the critic rates highest "
-          "over the action box (Q spread over the box), with the same at episode 1's first frame, where nothing is known yet.\n")
+          "over the action box (Q spread over the box), the critic's pull on the actor's angle there (dQ/dtheta per radian, > 0: "
+          "turn to larger angles), with the same at episode 1's first frame, where nothing is known yet.\n")
     print("| goal | trials (episode 1 found it) | episode 2 after 3 steps: angle, distance from start | actor (max abs) / critic's "
-          "best, episode 2 (Q spread) | actor (max abs) / critic's best, episode 1 | return ep 1 / ep 2 |\n|---|---|---|---|---|---|")
+          "best, episode 2 (Q spread) | critic's pull, episode 2 | actor (max abs) / critic's best, episode 1 | "
+          "return ep 1 / ep 2 |\n|---|---|---|---|---|---|---|")
     for goal in sorted({r["goal"] for r in test_rows}):
         rows = [r for r in test_rows if r["goal"] == goal]
         at = np.stack([r["positions"][half + 3] for r in rows])
         first, second = np.stack([r["opening"][0] for r in rows]), np.stack([r["opening"][1] for r in rows])
         print(f"| {math.degrees(goal):.0f}° | {len(rows)} | {_circular_mean(np.degrees(np.arctan2(at[:, 1], at[:, 0]))):.0f}°, "
               f"{np.linalg.norm(at, axis=1).mean():.2f} m | {_circular_mean(second[:, 0]):.0f}° ({second[:, 1].mean():.2f}) / "
-              f"{_circular_mean(second[:, 2]):.0f}° ({second[:, 3].mean():.2f}) | {_circular_mean(first[:, 0]):.0f}° "
+              f"{_circular_mean(second[:, 2]):.0f}° ({second[:, 3].mean():.2f}) | {second[:, 4].mean():+.2f} | {_circular_mean(first[:, 0]):.0f}° "
               f"({first[:, 1].mean():.2f}) / {_circular_mean(first[:, 2]):.0f}° | "
               f"{np.mean([r['rewards'][:half].sum() for r in rows]):.1f} / {np.mean([r['rewards'][half:].sum() for r in rows]):.1f} |")
 

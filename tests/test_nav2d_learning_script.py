@@ -9,6 +9,7 @@ import sys
 import types
 
 import numpy as np
+import pytest
 
 from test_agent_cli import TINY
 
@@ -89,6 +90,7 @@ def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
         largest = 0.8 * max(abs(math.cos(math.radians(goal))), abs(math.sin(math.radians(goal))))
         assert abs(float(row[4].split("(")[1].split(")")[0]) - largest) < 0.01  # the actor's largest |component|
         assert float(row[4].split("(")[2].rstrip(") ")) > 4.0  # Q spread: 0 at the goal's direction, below -4 at a far corner
+        assert abs(float(row[5])) < 1e-4  # the actor already points where the critic's Q is highest: no pull to turn
 
 
 def test_bad_budget_is_refused_with_the_allowed_values(tmp_path):
@@ -151,3 +153,21 @@ def test_openings_reads_episode_2s_start_from_the_replay_of_trials_that_found_th
     write(0.0)
     none = script("openings", str(tmp_path / "snap"))
     assert none.returncode == 2 and "no trial in the replay whose episode 1 found the goal" in none.stderr
+
+
+def test_the_critics_pull_turns_the_actor_towards_the_higher_q():
+    """``_opening``'s last column, dQ/dtheta at the actor's mean action: an actor 0.2 rad clockwise of the direction a
+    critic -|a - g|^2 prefers is pulled counter-clockwise by 2 |a| |g| sin(0.2); rotated the other way, by as much back."""
+    spec = importlib.util.spec_from_file_location("nav2d_learning", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import torch
+
+    goal = torch.tensor([[math.cos(1.0), math.sin(1.0)]])
+    for offset in (-0.2, 0.2):
+        turned = 0.8 * torch.tensor([[math.cos(1.0 + offset), math.sin(1.0 + offset)]])
+        learner = types.SimpleNamespace(actor=lambda belief, deterministic, a=turned: (a, None),
+                                        critic=lambda belief, action: (-((action - goal) ** 2).sum(-1),) * 2)
+        row = module._opening(types.SimpleNamespace(learner=learner), torch.zeros(1, 3))[0]
+        assert row[0] == pytest.approx(math.degrees(1.0 + offset), abs=1e-3)
+        assert row[4] == pytest.approx(-2 * 0.8 * math.sin(offset), rel=1e-4)
