@@ -257,4 +257,10 @@ class Learner:
         s.actor_optimizer.load_state_dict(state["actor_optimizer"])
         s.critic_optimizer.load_state_dict(state["critic_optimizer"])
         s.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        # an optimizer's state carries its learning rate; this learner's config decides it (a branched run may change it)
+        cfg = self.config
+        for optimizer, lr in ((self.model_update.optimizer, cfg.model.learning_rate), (s.actor_optimizer, cfg.sac.actor_learning_rate),
+                              (s.critic_optimizer, cfg.sac.critic_learning_rate), (s.alpha_optimizer, cfg.sac.alpha_learning_rate)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         self.generator.set_state(state["generator"])

@@ -307,3 +307,18 @@ def test_config_overrides_presets_and_errors():
         make_config(lr=1.0)
     table = make_config().table()
     assert "| model.latent2_size | 256 |" in table
+
+
+def test_loaded_optimizers_take_the_learning_rates_of_the_loading_config():
+    """A torch optimizer's saved state carries its learning rate; loading it into an agent whose config has another
+    (a branched run: ``nav2d_learning.py branch --set sac.actor_learning_rate=...``) must not bring the old one back."""
+    agent = MELD(tiny())
+    agent.meta_train(steps=120)
+    state = agent.learner.state_dict()
+    agent.close()
+    other = MELD(tiny(sac__actor_learning_rate=1e-3, sac__critic_learning_rate=2e-3))
+    other.learner.load_state_dict(state)
+    sac = other.learner.sac_update
+    assert [g["lr"] for g in sac.actor_optimizer.param_groups] == [1e-3]
+    assert [g["lr"] for g in sac.critic_optimizer.param_groups] == [2e-3]
+    other.close()
