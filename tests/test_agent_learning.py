@@ -34,7 +34,11 @@ actor-critic batches from 32 trials as well (run N), seed 0's gain is above 0 at
 while episode 2's first steps go the same way for every goal. Runs P (N + ``sac.n_step=5``) and O (N +
 ``sac.target_entropy=0``, 2026-12-03) give no steady gain either. O searches 10-90° without P's bang-bang moves, and its
 model predicts episode 2's rewards from the goal episode 1 found (error 0.08-0.14 for the own goal, 0.19-0.26 for the
-others), while episode 2 still opens the same way for every goal. For scale, a scripted
+others), while episode 2 still opens the same way for every goal. Branches of O at 50k (runs Q-T, 2026-12-03) with
+half of each actor-critic batch from episode 2's first steps (``sac.opening_fraction=0.5``), alone or with n-step targets,
+a near-uniform exploration noise or a faster actor, give no steady gain either: the replay holds no episode 2 that sets off
+towards the goal episode 1 found (``nav2d_learning.py openings``), and the critic's Q at the opening does not depend on it.
+For scale, a scripted
 sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
