@@ -323,7 +323,8 @@ def check(config: MELDConfig) -> MELDConfig:
     if r.sequence_length is not None and r.sequence_length < 2:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
     for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
-                        ("sac.n_step", s.n_step), ("sac.opening_steps", s.opening_steps), ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
+                        ("sac.n_step", s.n_step), ("sac.opening_steps", s.opening_steps), ("train.collect_tasks", t.collect_tasks),
+                        ("train.tasks_per_update", t.tasks_per_update),
                         ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
                         ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:

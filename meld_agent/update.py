@@ -210,9 +210,9 @@ class Learner:
         n = b * steps
         count = min(sac.batch_size, n)
         idx = torch.randint(0, n, (count,), generator=self.generator, device=self.device)
-        opening = self.opening_steps(batch, steps)
         m = round(sac.opening_fraction * count)
-        if m and opening is not None and opening.any():
+        opening = self.opening_steps(batch, steps) if m else None
+        if opening is not None and opening.any():
             drawn = torch.multinomial(opening.flatten().float(), m, replacement=True, generator=self.generator)
             idx = torch.cat([idx[:count - m], drawn])
         trial, t = idx // steps, idx % steps  # only the sampled frames are gathered
