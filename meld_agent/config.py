@@ -98,6 +98,10 @@ class TrainConfig:
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
     stage2_init_from_stage1: bool = False  # warm-start stage-2 networks from stage 1 (the paper starts them fresh)
     stage2_critic_reward: str | None = None  # reward stage 2's critic learns from; None: sac.critic_reward (paper: shaped)
+    random_opening_fraction: float = 0.0  # share of collected trials whose later episodes open with
+    # ``random_opening_steps`` uniform random actions (the belief reads them), so that the critic sees openings in every
+    # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", runs Q-U)
+    random_opening_steps: int = 3
 
 
 @dataclass(frozen=True)
@@ -312,8 +316,9 @@ def check(config: MELDConfig) -> MELDConfig:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
     if not (math.isfinite(s.critic_shaped_weight) and s.critic_shaped_weight >= 0):
         raise ValueError(f"sac.critic_shaped_weight={s.critic_shaped_weight!r}: must be a finite number >= 0")
-    if not 0.0 <= s.opening_fraction <= 1.0:
-        raise ValueError(f"sac.opening_fraction={s.opening_fraction!r}: must be in [0, 1]")
+    for name, value in (("sac.opening_fraction", s.opening_fraction), ("train.random_opening_fraction", t.random_opening_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name}={value!r}: must be in [0, 1]")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
         raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:
@@ -324,7 +329,7 @@ def check(config: MELDConfig) -> MELDConfig:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
     for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
                         ("sac.n_step", s.n_step), ("sac.opening_steps", s.opening_steps), ("train.collect_tasks", t.collect_tasks),
-                        ("train.tasks_per_update", t.tasks_per_update),
+                        ("train.tasks_per_update", t.tasks_per_update), ("train.random_opening_steps", t.random_opening_steps),
                         ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
                         ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:

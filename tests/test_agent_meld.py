@@ -322,3 +322,35 @@ def test_loaded_optimizers_take_the_learning_rates_of_the_loading_config():
     assert [g["lr"] for g in sac.actor_optimizer.param_groups] == [1e-3]
     assert [g["lr"] for g in sac.critic_optimizer.param_groups] == [2e-3]
     other.close()
+
+
+def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes():
+    """``train.random_opening_fraction=1, random_opening_steps=2``: with the policy's action fixed at 0.5, every
+    policy trial stores 0.5 except episode 2's first 2 actions, which are uniform draws; the belief reads the action
+    taken. With the fraction at 0 every stored action is the policy's."""
+    for fraction in (1.0, 0.0):
+        agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=fraction, random_opening_steps=2,
+                          model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
+        taken = []
+
+        def fixed(obs, reward, deterministic, episode_start=False, agent=agent):
+            if agent._filter is not None:
+                taken.append(agent._filter[1].clone())  # what the belief reads as the previous action
+            agent._filter = (None, torch.full((1, agent.action_size), 0.5))
+            return np.full(agent.action_size, 0.5, np.float32)
+
+        agent._policy = fixed
+        agent.meta_train(steps=2 * agent.trial_steps)
+        replay, half = agent.replay, agent.episode_steps
+        actions = replay.arrays["actions"][:, 0][replay.counts > 0]  # [trials, L-1, A]
+        assert len(actions) == 2
+        random_steps = np.zeros(actions.shape[1], bool)
+        if fraction:
+            random_steps[half:half + 2] = True
+        assert (actions[:, ~random_steps] == 0.5).all()
+        assert (actions[:, random_steps] != 0.5).all() and (np.abs(actions) <= 1).all()
+        if fraction:  # the belief's previous action after a random step is that random action
+            torch.testing.assert_close(taken[half], torch.as_tensor(actions[0, half])[None])
+        agent.close()
+    with pytest.raises(ValueError, match="train.random_opening_fraction=2"):
+        tiny(random_opening_fraction=2)
