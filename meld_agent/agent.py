@@ -224,14 +224,12 @@ class MELD:
         t = self.config.train
         # a share of trials open their later episodes at random (train.random_opening_*); no draw when it is 0
         explore = not random and t.random_opening_fraction > 0 and self.rng.random() < t.random_opening_fraction
-        later_steps = -1  # steps into the current episode once a later one has begun
         while True:
-            later_steps = 0 if new_episode else later_steps + (later_steps >= 0)
             if random:
                 action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
             else:
                 action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
-                if explore and 0 <= later_steps < t.random_opening_steps:
+                if explore and steps >= self.episode_steps and steps % self.episode_steps < t.random_opening_steps:
                     action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
                     self._filter = (self._filter[0], torch.as_tensor(action, device=self.device).unsqueeze(0))  # the belief reads the action taken
             obs, reward, terminated, truncated, info = env.step(action)

@@ -100,7 +100,7 @@ class TrainConfig:
     stage2_critic_reward: str | None = None  # reward stage 2's critic learns from; None: sac.critic_reward (paper: shaped)
     random_opening_fraction: float = 0.0  # share of collected trials whose later episodes open with
     # ``random_opening_steps`` uniform random actions (the belief reads them), so that the critic sees openings in every
-    # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", runs Q-U)
+    # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", run V)
     random_opening_steps: int = 3
 
 
