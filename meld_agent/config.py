@@ -66,6 +66,10 @@ class SACConfig:
     # trial's later episodes, where a memory of the earlier ones pays; the rest uniform. 0: uniform (paper). Ours
     # (BENCHMARKS.md "Learning", run Q); single-episode trials have no such steps and sample uniformly
     opening_steps: int = 5
+    later_shaped_weight: float | None = None  # with critic_reward "sparse": critic_shaped_weight for the rewards of a
+    # trial's later episodes, where the goal is known and each step towards it should pay (appendix C's shaped critic),
+    # while the first episode's stays sparse so that searching pays. None: critic_shaped_weight throughout. Ours
+    # (BENCHMARKS.md "Learning", run W)
 
 
 @dataclass(frozen=True)
@@ -314,8 +318,9 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("train.stage2_critic_reward", t.stage2_critic_reward or "shaped")):
         if value not in REWARD_CHOICES:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
-    if not (math.isfinite(s.critic_shaped_weight) and s.critic_shaped_weight >= 0):
-        raise ValueError(f"sac.critic_shaped_weight={s.critic_shaped_weight!r}: must be a finite number >= 0")
+    for name, value in (("sac.critic_shaped_weight", s.critic_shaped_weight), ("sac.later_shaped_weight", s.later_shaped_weight)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}={value!r}: must be a finite number >= 0")
     for name, value in (("sac.opening_fraction", s.opening_fraction), ("train.random_opening_fraction", t.random_opening_fraction)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")

@@ -198,7 +198,7 @@ class Learner:
     def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``sac.batch_size`` transitions drawn from the batch's sequences: the belief b_t, the action a_t, the
         critic's reward (appendix C: shaped; with ``critic_reward`` "sparse", plus ``critic_shaped_weight`` x
-        shaped) summed over k = ``sac.n_step`` steps with discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the
+        shaped, ``later_shaped_weight`` x shaped in later episodes) summed over k = ``sac.n_step`` steps with discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the
         belief b_{t+k} it bootstraps from and its discount gamma^k; k is shortened at the sequence's end, and the
         sequence continues across episode boundaries, as the trial does. k = 1 is SAC's one-step transition. The
         (trial, step) pairs are uniform, except a ``sac.opening_fraction`` share drawn from ``opening_steps``."""
@@ -206,7 +206,7 @@ class Learner:
         b, length, _ = belief.shape
         sac = self.config.sac
         steps = length - 1
-        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight)[:, 1:]  # [B, L-1]
+        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight, sac.later_shaped_weight)[:, 1:]  # [B, L-1]
         n = b * steps
         count = min(sac.batch_size, n)
         idx = torch.randint(0, n, (count,), generator=self.generator, device=self.device)

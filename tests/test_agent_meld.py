@@ -1,5 +1,6 @@
 """The MELD agent as the leaderboard drives it: interface, budget, exact resume, corrupt checkpoints,
 the appendix C two-stage switch, configs and presets."""
+import dataclasses
 import os
 
 import numpy as np
@@ -154,6 +155,28 @@ def test_critic_shaped_weight_adds_the_shaped_reward_to_the_sparse_critic_reward
     agent.close()
     with pytest.raises(ValueError, match="sac.critic_shaped_weight=-1.0"):
         tiny(critic_shaped_weight=-1.0)
+
+
+def test_later_shaped_weight_applies_to_the_rewards_earned_in_later_episodes_only():
+    agent = MELD(tiny(critic_reward="sparse", critic_shaped_weight=0.2, later_shaped_weight=1.0))
+    agent.meta_train(steps=120)
+    steps = agent.replay.episode_steps
+    for window in (None, 7):  # whole trials, and windows that start anywhere in the trial
+        agent.replay.config = dataclasses.replace(agent.replay.config, sequence_length=window)
+        batch = agent.replay.sample(4, 2)
+        frame = np.arange(batch.sparse_reward.shape[1]) if window is None else None
+        reward = batch.critic_reward("sparse", 0.2, 1.0)
+        if frame is not None:  # the reward of frame j is step j-1's: episode 1's up to frame `steps`, included
+            later = torch.as_tensor(frame > steps).expand_as(reward)
+            assert later.any() and (~later).any()
+            torch.testing.assert_close(batch.later_reward, later)
+        weight = torch.where(batch.later_reward, 1.0, 0.2)
+        torch.testing.assert_close(reward, batch.sparse_reward + weight * batch.shaped_reward)
+    torch.testing.assert_close(batch.critic_reward("sparse", 0.2), batch.sparse_reward + 0.2 * batch.shaped_reward)
+    assert agent.learner.transitions(agent.learner.model_update.posterior(batch), batch)[2].shape == (32,)
+    agent.close()
+    with pytest.raises(ValueError, match="sac.later_shaped_weight=nan"):
+        tiny(later_shaped_weight=float("nan"))
 
 
 def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_bootstrap_from():
