@@ -230,7 +230,9 @@ class MELD:
             else:
                 action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
                 if explore and steps >= self.episode_steps and steps % self.episode_steps < t.random_opening_steps:
-                    action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+                    if not (t.random_opening_hold and steps % self.episode_steps):  # held: one draw per opening
+                        opening = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+                    action = opening
                     self._filter = (self._filter[0], torch.as_tensor(action, device=self.device).unsqueeze(0))  # the belief reads the action taken
             obs, reward, terminated, truncated, info = env.step(action)
             steps += 1

@@ -106,6 +106,8 @@ class TrainConfig:
     # ``random_opening_steps`` uniform random actions (the belief reads them), so that the critic sees openings in every
     # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", run V)
     random_opening_steps: int = 3
+    random_opening_hold: bool = False  # one random action per opening, held for its steps (temporally extended
+    # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction
 
 
 @dataclass(frozen=True)

@@ -350,10 +350,11 @@ def test_loaded_optimizers_take_the_learning_rates_of_the_loading_config():
 def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes():
     """``train.random_opening_fraction=1, random_opening_steps=2``: with the policy's action fixed at 0.5, every
     policy trial stores 0.5 except episode 2's first 2 actions, which are uniform draws; the belief reads the action
-    taken. With the fraction at 0 every stored action is the policy's."""
-    for fraction in (1.0, 0.0):
+    taken. With the fraction at 0 every stored action is the policy's. With ``random_opening_hold`` the 2 draws are one,
+    held."""
+    for fraction, hold in ((1.0, False), (1.0, True), (0.0, False)):
         agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=fraction, random_opening_steps=2,
-                          model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
+                          random_opening_hold=hold, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
         taken = []
 
         def fixed(obs, reward, deterministic, episode_start=False, agent=agent):
@@ -374,6 +375,7 @@ def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes
         assert (actions[:, random_steps] != 0.5).all() and (np.abs(actions) <= 1).all()
         if fraction:  # the belief's previous action after a random step is that random action
             torch.testing.assert_close(taken[half], torch.as_tensor(actions[0, half])[None])
+            assert (actions[:, half] == actions[:, half + 1]).all() == hold
         agent.close()
     with pytest.raises(ValueError, match="train.random_opening_fraction=2"):
         tiny(random_opening_fraction=2)
