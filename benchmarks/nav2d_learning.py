@@ -381,7 +381,8 @@ def openings(snapshot: str, recent: int = 20, steps: int = 3) -> None:
             reward = np.asarray(sparse[task, slot])
             if reward[1:half + 1].sum() > 0:
                 x, y = obs[task, slot, half + steps, :2]
-                rows.append((goals[task], math.degrees(math.atan2(y, x)), reward[1:half + 1].sum(), reward[half + 1:].sum()))
+                rows.append((goals[task], math.degrees(math.atan2(y, x)), reward[1:half + 1].sum(), reward[half + 1:].sum(),
+                             math.hypot(x, y)))
     if not rows:
         raise ValueError(f"{snapshot!r}: no trial in the replay whose episode 1 found the goal")
     rows = np.array(rows)
@@ -395,6 +396,14 @@ def openings(snapshot: str, recent: int = 20, steps: int = 3) -> None:
             spread = math.degrees(math.sqrt(max(0.0, -2 * math.log(max(length, 1e-12)))))
             print(f"| {low}-{low + 30}° | {len(sel)} | {_circular_mean(sel[:, 1]):.0f}° ({spread:.0f}°) | "
                   f"{sel[:, 2].mean():.1f} / {sel[:, 3].mean():.1f} |")
+    off = np.abs((rows[:, 1] - rows[:, 0] + 180) % 360 - 180)
+    print(f"\nThe same trials by how far from the goal's direction episode 2 is after {steps} steps: what the critic can learn "
+          "the opening's worth from\n")
+    print("| off the goal by | trials | distance from the start | sparse return ep 2 |\n|---|---|---|---|")
+    for low, high in ((0, 15), (15, 30), (30, 60), (60, 90), (90, 181)):
+        sel = rows[(off >= low) & (off < high)]
+        if len(sel):
+            print(f"| {low}-{min(high, 180)} deg | {len(sel)} | {sel[:, 4].mean():.2f} m | {sel[:, 3].mean():.1f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

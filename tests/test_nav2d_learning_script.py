@@ -150,6 +150,8 @@ def test_openings_reads_episode_2s_start_from_the_replay_of_trials_that_found_th
     for low, angle in ((int(r[0].split("-")[0]), float(r[2].split("°")[0])) for r in rows):
         assert low <= angle <= low + 30
     assert all(r[3].strip().startswith("16.0 / 0.0") for r in rows)  # steps 5-20 on the goal; nothing in episode 2
+    by_offset = [line.split("|")[1:-1] for line in out.stdout.splitlines() if line.startswith("| ") and " deg " in line]
+    assert [(r[0].strip(), int(r[1]), r[2].strip()) for r in by_offset] == [("0-15 deg", n, "0.60 m")]  # all head for it
     write(0.0)
     none = script("openings", str(tmp_path / "snap"))
     assert none.returncode == 2 and "no trial in the replay whose episode 1 found the goal" in none.stderr
