@@ -69,7 +69,7 @@ class SACConfig:
     later_shaped_weight: float | None = None  # with critic_reward "sparse": critic_shaped_weight for the rewards of a
     # trial's later episodes, where the goal is known and each step towards it should pay (appendix C's shaped critic),
     # while the first episode's stays sparse so that searching pays. None: critic_shaped_weight throughout. Ours
-    # (BENCHMARKS.md "Learning", run W)
+    # (BENCHMARKS.md "Learning", runs V-Z)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class TrainConfig:
     # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", run V)
     random_opening_steps: int = 3
     random_opening_hold: bool = False  # one random action per opening, held for its steps (temporally extended
-    # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction
+    # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction (runs V-Z)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,10 @@ others), while episode 2 still opens the same way for every goal. Branches of O 
 half of each actor-critic batch from episode 2's first steps (``sac.opening_fraction=0.5``), alone or with n-step targets,
 a near-uniform exploration noise or a faster actor, give no steady gain either: the replay holds no episode 2 that sets off
 towards the goal episode 1 found (``nav2d_learning.py openings``), and the critic's Q at the opening does not depend on it.
+Runs V-Z (2026-12-03) give episode 2 random openings (``train.random_opening_fraction``, also held:
+``random_opening_hold``), a critic paid for approaching a known goal (``sac.later_shaped_weight=1.0``) or a frozen model:
+gains above 0 at single checkpoints (V0 and W0 at 70k: +0.68 [0.06, 1.23], +1.25 [0.38, 2.19]) between failing ones,
+and episode 2's opening still the same for every goal.
 For scale, a scripted
 sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 (benchmarks/nav2d_reference.py; BENCHMARKS.md, "Agent", "Learning", which also has the diagnosis). The learning
