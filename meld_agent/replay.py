@@ -47,10 +47,9 @@ class TrialBatch(NamedTuple):
         reward, or ``later_weight`` x it on the rewards earned in a trial's later episodes (``later_reward``)."""
         if kind != "sparse":
             return self.reward(kind)
-        weight: float | torch.Tensor = shaped_weight
         if later_weight is not None and self.later_reward is not None:
-            weight = torch.where(self.later_reward, later_weight, shaped_weight)
-        return self.sparse_reward + weight * self.shaped_reward if torch.is_tensor(weight) or weight else self.sparse_reward
+            return self.sparse_reward + torch.where(self.later_reward, later_weight, shaped_weight) * self.shaped_reward
+        return self.sparse_reward + shaped_weight * self.shaped_reward if shaped_weight else self.sparse_reward
 
 
 def available_memory_bytes() -> int:

@@ -198,10 +198,11 @@ class Learner:
     def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``sac.batch_size`` transitions drawn from the batch's sequences: the belief b_t, the action a_t, the
         critic's reward (appendix C: shaped; with ``critic_reward`` "sparse", plus ``critic_shaped_weight`` x
-        shaped, ``later_shaped_weight`` x shaped in later episodes) summed over k = ``sac.n_step`` steps with discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the
-        belief b_{t+k} it bootstraps from and its discount gamma^k; k is shortened at the sequence's end, and the
-        sequence continues across episode boundaries, as the trial does. k = 1 is SAC's one-step transition. The
-        (trial, step) pairs are uniform, except a ``sac.opening_fraction`` share drawn from ``opening_steps``."""
+        shaped, or ``later_shaped_weight`` x shaped in later episodes) summed over k = ``sac.n_step`` steps with
+        discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the belief b_{t+k} it bootstraps from and its discount
+        gamma^k; k is shortened at the sequence's end, and the sequence continues across episode boundaries, as the
+        trial does. k = 1 is SAC's one-step transition. The (trial, step) pairs are uniform, except a
+        ``sac.opening_fraction`` share drawn from ``opening_steps``."""
         belief = post.belief()
         b, length, _ = belief.shape
         sac = self.config.sac
