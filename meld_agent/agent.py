@@ -225,13 +225,14 @@ class MELD:
         # a share of trials open their later episodes at random (train.random_opening_*); no draw when it is 0
         explore = not random and t.random_opening_fraction > 0 and self.rng.random() < t.random_opening_fraction
         while True:
+            into = steps % self.episode_steps  # steps into the current episode
             if random:
-                action = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+                action = self._uniform_action()
             else:
                 action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
-                if explore and steps >= self.episode_steps and steps % self.episode_steps < t.random_opening_steps:
-                    if not (t.random_opening_hold and steps % self.episode_steps):  # held: one draw per opening
-                        opening = self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
+                if explore and steps >= self.episode_steps and into < t.random_opening_steps:
+                    if into == 0 or not t.random_opening_hold:  # held: one draw per opening
+                        opening = self._uniform_action()
                     action = opening
                     self._filter = (self._filter[0], torch.as_tensor(action, device=self.device).unsqueeze(0))  # the belief reads the action taken
             obs, reward, terminated, truncated, info = env.step(action)
@@ -252,6 +253,9 @@ class MELD:
             assert self.replay is not None
             self.replay.add(task, np.stack(frames), np.stack(actions), np.asarray(shaped, np.float32), np.asarray(sparse, np.float32))
         return steps, float(np.sum(shaped)), float(success)
+
+    def _uniform_action(self) -> np.ndarray:
+        return self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
 
     def _train(self, n_model: int, n_ac: int, phase: str) -> dict[str, float]:
         assert self.replay is not None

@@ -164,10 +164,9 @@ def test_later_shaped_weight_applies_to_the_rewards_earned_in_later_episodes_onl
     for window in (None, 7):  # whole trials, and windows that start anywhere in the trial
         agent.replay.config = dataclasses.replace(agent.replay.config, sequence_length=window)
         batch = agent.replay.sample(4, 2)
-        frame = np.arange(batch.sparse_reward.shape[1]) if window is None else None
         reward = batch.critic_reward("sparse", 0.2, 1.0)
-        if frame is not None:  # the reward of frame j is step j-1's: episode 1's up to frame `steps`, included
-            later = torch.as_tensor(frame > steps).expand_as(reward)
+        if window is None:  # the reward of frame j is step j-1's: episode 1's up to frame `steps`, included
+            later = torch.as_tensor(np.arange(reward.shape[1]) > steps).expand_as(reward)
             assert later.any() and (~later).any()
             torch.testing.assert_close(batch.later_reward, later)
         weight = torch.where(batch.later_reward, 1.0, 0.2)
