@@ -42,7 +42,7 @@ import meld_envs
 from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, parse_override, with_overrides
 from meld_agent.evaluate import load_run
-from meld_agent.evaluation import run_trials, summarize
+from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
 from meld_agent.networks import belief_latent_mean
 from meld_agent.train import CHECKPOINT, train, write_run_files
 
@@ -126,9 +126,17 @@ def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int
     train_with_snapshots(run, steps, config, chunk, start)
 
 
-def evaluate_snapshots(run: str, only: list[int] | None, trials: int = TRIALS) -> None:
+SPLITS = {  # split -> (trials per task, reset seed, per-snapshot file, per-run log)
+    "test": (TRIALS, SEED, "protocol.json", "protocol.jsonl"),  # the slow test's final evaluation
+    "train": (4, 555, "validation.json", "validation.jsonl"),  # the slow test's checkpoint choice: 120 trials on the 30 train tasks
+}
+
+
+def evaluate_snapshots(run: str, only: list[int] | None, trials: int | None = None, split: str = "test") -> None:
     torch.set_num_threads(1)
-    log = os.path.join(run, "protocol.jsonl")
+    default_trials, seed, name, log_name = SPLITS[split]
+    trials = trials or default_trials
+    log = os.path.join(run, log_name)
     seen = set()
     if os.path.exists(log):
         with open(log) as f:
@@ -137,16 +145,38 @@ def evaluate_snapshots(run: str, only: list[int] | None, trials: int = TRIALS) -
         if steps in seen or (only and steps // 1000 not in only):
             continue
         agent = load_run(snap)
-        results = run_trials(agent, ENV, "test", None, trials, "state", seed=SEED)
+        results = run_trials(agent, ENV, split, None, trials, "state", seed=seed)
         agent.close()
         summary = summarize(results)
-        tmp = os.path.join(snap, "protocol.json.partial")
+        tmp = os.path.join(snap, name + ".partial")
         with open(tmp, "w") as f:
             json.dump({"summary": summary, "trials": [dataclasses.asdict(r) for r in results]}, f)
-        os.replace(tmp, os.path.join(snap, "protocol.json"))
+        os.replace(tmp, os.path.join(snap, name))
         with open(log, "a") as f:
             f.write(json.dumps({"steps": steps, "trials_per_task": trials, **summary}) + "\n")
         print(row(run, {"steps": steps, **summary}), flush=True)
+
+
+def select(runs: list[str]) -> None:
+    """Per run, the snapshot the slow test would keep: the best ``validation_key`` on the train tasks (``eval --split
+    train``), with the success floor the test asserts on held-out tasks (the random policy's + 0.3, here on the same
+    train trials); then that snapshot's held-out result, if ``eval`` has run on it."""
+    trials, seed, _, log_name = SPLITS["train"]
+    floor = summarize(run_trials(RandomAgent(2, seed=0), ENV, "train", None, trials, "state", seed=seed))["eval/success"] + 0.3
+    print(f"Train tasks ({trials} trials per task, reset seeds {seed}...; success floor {floor:.2f}); * the snapshot kept\n")
+    print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
+    kept = {}
+    for run in runs:
+        rows = protocol_rows(run, log_name)
+        best = max(rows, key=lambda r: validation_key(r, floor))
+        kept[run] = best["steps"]
+        for r in rows:
+            print(row(run, r) + (" *" if r is best else ""))
+    print("\nHeld-out test tasks, the kept snapshots (the slow test's protocol)\n")
+    print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
+    for run, steps in kept.items():
+        test = [r for r in protocol_rows(run) if r["steps"] == steps] if os.path.exists(os.path.join(run, "protocol.jsonl")) else []
+        print(row(run, test[0]) if test else f"| {os.path.basename(run.rstrip('/'))} | {steps // 1000}k | not evaluated | | |")
 
 
 def row(run: str, s: dict) -> str:
@@ -162,8 +192,8 @@ def table(runs: list[str]) -> None:
             print(row(run, line))
 
 
-def protocol_rows(run: str) -> list[dict]:
-    with open(os.path.join(run, "protocol.jsonl")) as f:
+def protocol_rows(run: str, log_name: str = "protocol.jsonl") -> list[dict]:
+    with open(os.path.join(run, log_name)) as f:
         return sorted((json.loads(x) for x in f if x.strip()), key=lambda r: r["steps"])
 
 
@@ -424,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("eval", help="the slow test's protocol on every snapshot not yet evaluated")
     e.add_argument("run")
     e.add_argument("--at", type=int, nargs="*", metavar="K", help="only these snapshots, in thousands of steps")
-    e.add_argument("--trials", type=int, default=TRIALS, help="trials per test task (default: %(default)s, the slow test's)")
+    e.add_argument("--trials", type=int, default=None, help="trials per task (default: 10 on test, 4 on train, the slow test's)")
+    e.add_argument("--split", choices=tuple(SPLITS), default="test", help="test: the final protocol; train: the checkpoint choice")
+    c = sub.add_parser("select", help="the snapshot the slow test would keep (chosen on train tasks) and its held-out result")
+    c.add_argument("runs", nargs="+")
     b = sub.add_parser("table", help="Markdown table of the evaluated snapshots")
     b.add_argument("runs", nargs="+")
     g = sub.add_parser("plot", help="success and episode-2 gain against env steps")
@@ -451,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "branch":
             branch(args.snapshot, args.run, args.steps, args.set, args.chunk)
         elif args.command == "eval":
-            evaluate_snapshots(args.run, args.at, args.trials)
+            evaluate_snapshots(args.run, args.at, args.trials, args.split)
+        elif args.command == "select":
+            select(args.runs)
         elif args.command == "plot":
             plot(args.runs, args.out)
         elif args.command == "tasks":

@@ -134,6 +134,15 @@ def episode_gain(results: list[TrialResult], confidence: float = 0.95, seed: int
     return _mean_interval(np.array([r.episode_returns[-1] - r.episode_returns[0] for r in results], dtype=float), confidence, seed)
 
 
+def validation_key(summary: dict[str, float], min_success: float) -> tuple[bool, float]:
+    """How a checkpoint ranks when one is chosen by its ``summarize`` on *training* tasks, so that the held-out tasks
+    stay unseen until the one final evaluation (early stopping on validation data). First whether its success reaches
+    ``min_success``, then, for trials of 2 or more episodes, the lower bound of the episode gain's 95% interval (the
+    evidence that the last episode uses the earlier ones), else the mean return. Larger is better: ``max(summaries,
+    key=...)``."""
+    return summary["eval/success"] >= min_success, summary.get("eval/return_gain_low", summary["eval/return"])
+
+
 def _mean_interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """``(mean, lower, upper)``: the mean of ``values`` and its percentile bootstrap interval."""
     import scipy.stats

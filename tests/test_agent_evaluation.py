@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from meld_agent.evaluation import TrialResult, episode_gain, summarize
+from meld_agent.evaluation import TrialResult, episode_gain, summarize, validation_key
 
 
 def trial(*returns, task=0):
@@ -51,3 +51,18 @@ def test_summarize_reports_the_gain_only_for_multi_episode_trials():
     assert two["eval/return_ep2"] - two["eval/return_ep1"] == pytest.approx(two["eval/return_gain"])
     one = summarize([trial(1.0), trial(2.0)])
     assert not any(k.startswith("eval/return_gain") for k in one)
+
+
+def test_validation_key_ranks_by_success_floor_then_gain_lower_bound():
+    def summary(success, *trials):
+        results = [TrialResult(0, list(r), [0.0] * len(r), [success] * len(r)) for r in trials]
+        return summarize(results)
+    steady = summary(True, (1.0, 4.0), (2.0, 3.0), (0.0, 5.0))  # gain +3, interval above 0
+    noisy = summary(True, (0.0, 9.0), (5.0, 1.0), (0.0, 8.0))  # larger mean gain, interval reaching below 0
+    failing = summary(False, (0.0, 9.0), (0.0, 9.0))  # the largest gain, but no success
+    candidates = {"steady": steady, "noisy": noisy, "failing": failing}
+    assert noisy["eval/return_gain"] > steady["eval/return_gain"]
+    assert max(candidates, key=lambda k: validation_key(candidates[k], 0.5)) == "steady"
+    assert max(candidates, key=lambda k: validation_key(candidates[k], 0.0)) == "failing"
+    single = {"a": summary(True, (1.0,), (3.0,)), "b": summary(True, (4.0,), (2.0,))}
+    assert max(single, key=lambda k: validation_key(single[k], 0.5)) == "b"  # one-episode trials: the mean return

@@ -48,18 +48,21 @@ sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
 curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
 """
 import os
+import shutil
 
 import pytest
 import torch
 
 from meld_agent.config import make_config
 from meld_agent.evaluate import load_run
-from meld_agent.evaluation import RandomAgent, run_trials, summarize
+from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
 from meld_agent.plots import plot_learning_curves
-from meld_agent.train import train
+from meld_agent.train import CHECKPOINT, train
 
-STEPS = 100_000
+ENV = "meld/Nav2D-v0"
+STEPS, CHUNK = 100_000, 10_000
 TRIALS = 10  # per test task: 100 trials, so that the episode-2 gain is measured, not guessed (see the docstring)
+VALIDATION_TRIALS, VALIDATION_SEED = 4, 555  # per train task, to choose the checkpoint (benchmarks/nav2d_learning.py select)
 LEARNING: dict = {}  # the meld/Nav2D-v0 preset as it is (config.PRESETS, cpu-sized, stage switch at 12,000 steps)
 
 
@@ -68,18 +71,33 @@ LEARNING: dict = {}  # the meld/Nav2D-v0 preset as it is (config.PRESETS, cpu-si
                           "episode-2 gain of -0.77 [-1.27, -0.31]; see the module docstring and BENCHMARKS.md", strict=False)
 def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
     torch.set_num_threads(1)  # the recorded runs used one thread; float sums differ with two
-    config = make_config("meld/Nav2D-v0", obs_mode="state", **LEARNING)
-    run = str(tmp_path / "nav2d_state")
-    train(config, STEPS, run, eval_every=10_000, progress=False)
+    config = make_config(ENV, obs_mode="state", **LEARNING)
+    run, kept = str(tmp_path / "nav2d_state"), str(tmp_path / "kept")
 
-    agent = load_run(run)
-    meld = summarize(run_trials(agent, "meld/Nav2D-v0", "test", None, TRIALS, "state", seed=777))
-    random = summarize(run_trials(RandomAgent(2, seed=0), "meld/Nav2D-v0", "test", None, TRIALS, "state", seed=777))
+    def validate(agent):  # the train tasks, with reset seeds training never drew
+        return summarize(run_trials(agent, ENV, "train", None, VALIDATION_TRIALS, "state", seed=VALIDATION_SEED))
+
+    floor = validate(RandomAgent(2, seed=0))["eval/success"] + 0.3  # the first assertion's bar, on train tasks
+    best = None
+    for steps in range(CHUNK, STEPS + 1, CHUNK):  # the schedule of one uninterrupted run (meld_agent/train.py)
+        train(config, steps, run, eval_every=CHUNK, resume=steps > CHUNK, progress=False)
+        agent = load_run(run)
+        key = validation_key(validate(agent), floor)
+        agent.close()
+        if best is None or key > best[0]:
+            best = key, steps
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(os.path.join(run, CHECKPOINT), os.path.join(kept, CHECKPOINT))
+            shutil.copy(os.path.join(run, "config.json"), kept)
+
+    agent = load_run(kept)
+    meld = summarize(run_trials(agent, ENV, "test", None, TRIALS, "state", seed=777))
+    random = summarize(run_trials(RandomAgent(2, seed=0), ENV, "test", None, TRIALS, "state", seed=777))
     figure_dir = os.environ.get("MELD_FIGURE_DIR", os.path.join("runs", "agent_learning"))
     plot_learning_curves([run], os.path.join(figure_dir, "nav2d_state.png"), random["eval/success"],
                          "MELD, Nav2D (state), held-out tasks, sparse test reward",
                          [random["eval/return_ep1"], random["eval/return_ep2"]])
-    print(f"MELD: {meld}\nrandom: {random}")
+    print(f"kept the checkpoint at {best[1]} steps (train tasks: {best[0]})\nMELD: {meld}\nrandom: {random}")
 
     assert meld["eval/success"] >= random["eval/success"] + 0.3  # clearly above a random policy
     # the second episode uses what the first found: the paired gain's 95% interval lies above 0

@@ -39,6 +39,18 @@ def test_train_snapshots_evaluate_and_tabulate(tmp_path):
 
     table = script("table", run)
     assert table.returncode == 0 and table.stdout.count("| nav |") == 2
+    validated = script("eval", run, "--split", "train", "--trials", "1")
+    assert validated.returncode == 0, validated.stderr
+    with open(os.path.join(run, "validation.jsonl")) as f:
+        train_rows = [json.loads(line) for line in f]
+    assert [r["steps"] for r in train_rows] == [1000, 2000] and all(r["trials_per_task"] == 1 for r in train_rows)
+    assert os.path.exists(os.path.join(run, "snapshots", "1k", "validation.json"))
+    chosen = script("select", run)
+    assert chosen.returncode == 0, chosen.stderr
+    train_part, test_part = chosen.stdout.split("Held-out")
+    assert train_part.count("| nav |") == 2 and sum(line.endswith(" *") for line in train_part.splitlines()) == 1  # one snapshot kept, chosen on train tasks
+    kept = next(line for line in train_part.splitlines() if line.endswith(" *")).split("|")[2]
+    assert test_part.count("| nav |") == 1 and test_part.split("| nav |")[1].split("|")[0] == kept  # and its test row
     png = tmp_path / "curve.png"
     assert script("plot", run, "--out", str(png)).returncode == 0 and png.stat().st_size > 10_000
     tasks = script("tasks", os.path.join(run, "snapshots", "2k"))
