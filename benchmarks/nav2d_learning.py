@@ -158,25 +158,23 @@ def evaluate_snapshots(run: str, only: list[int] | None, trials: int | None = No
 
 
 def select(runs: list[str]) -> None:
-    """Per run, the snapshot the slow test would keep: the best ``validation_key`` on the train tasks (``eval --split
-    train``), with the success floor the test asserts on held-out tasks (the random policy's + 0.3, here on the same
-    train trials); then that snapshot's held-out result, if ``eval`` has run on it."""
+    """Per run and snapshot, the validation on train tasks (``eval --split train``) next to the held-out result
+    (``eval``, where it has run), with the snapshot the slow test would keep marked: the best ``validation_key`` on the
+    train tasks, with the success floor the test asserts on held-out tasks (the random policy's + 0.3, here on the
+    same train trials)."""
     trials, seed, _, log_name = SPLITS["train"]
     floor = summarize(run_trials(RandomAgent(2, seed=0), ENV, "train", None, trials, "state", seed=seed))["eval/success"] + 0.3
-    print(f"Train tasks ({trials} trials per task, reset seeds {seed}...; success floor {floor:.2f}); * the snapshot kept\n")
-    print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
-    kept = {}
+    print(f"Train tasks: {trials} trials per task, reset seeds {seed}..., success floor {floor:.2f}. Held-out: the slow "
+          "test's protocol. Kept: the snapshot the slow test keeps.\n")
+    print("| run | steps | train: success | ep 1 / ep 2 | gain [95% CI] | held-out: success | ep 1 / ep 2 | gain [95% CI] | kept |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         rows = protocol_rows(run, log_name)
         best = max(rows, key=lambda r: validation_key(r, floor))
-        kept[run] = best["steps"]
+        test = {r["steps"]: r for r in protocol_rows(run)} if os.path.exists(os.path.join(run, "protocol.jsonl")) else {}
         for r in rows:
-            print(row(run, r) + (" *" if r is best else ""))
-    print("\nHeld-out test tasks, the kept snapshots (the slow test's protocol)\n")
-    print("| run | steps | success | return ep 1 / ep 2 | gain [95% CI] |\n|---|---|---|---|---|")
-    for run, steps in kept.items():
-        test = [r for r in protocol_rows(run) if r["steps"] == steps] if os.path.exists(os.path.join(run, "protocol.jsonl")) else []
-        print(row(run, test[0]) if test else f"| {os.path.basename(run.rstrip('/'))} | {steps // 1000}k | not evaluated | | |")
+            held_out = row(run, test[r["steps"]]).split("|", 3)[3] if r["steps"] in test else " not evaluated | | |"
+            print(row(run, r) + held_out + (" kept |" if r is best else " |"))
 
 
 def row(run: str, s: dict) -> str:

@@ -47,10 +47,9 @@ def test_train_snapshots_evaluate_and_tabulate(tmp_path):
     assert os.path.exists(os.path.join(run, "snapshots", "1k", "validation.json"))
     chosen = script("select", run)
     assert chosen.returncode == 0, chosen.stderr
-    train_part, test_part = chosen.stdout.split("Held-out")
-    assert train_part.count("| nav |") == 2 and sum(line.endswith(" *") for line in train_part.splitlines()) == 1  # one snapshot kept, chosen on train tasks
-    kept = next(line for line in train_part.splitlines() if line.endswith(" *")).split("|")[2]
-    assert test_part.count("| nav |") == 1 and test_part.split("| nav |")[1].split("|")[0] == kept  # and its test row
+    rows = [line.split("|") for line in chosen.stdout.splitlines() if line.startswith("| nav |")]
+    assert len(rows) == 2 and [r[-2].strip() for r in rows].count("kept") == 1  # one snapshot kept, chosen on train tasks
+    assert all(r[6].strip() == f"{t['eval/success']:.2f}" for r, t in zip(rows, lines))  # next to its held-out result
     png = tmp_path / "curve.png"
     assert script("plot", run, "--out", str(png)).returncode == 0 and png.stat().st_size > 10_000
     tasks = script("tasks", os.path.join(run, "snapshots", "2k"))
