@@ -173,13 +173,17 @@ def select(runs: list[str]) -> None:
         best = max(rows, key=lambda r: validation_key(r, floor))
         test = {r["steps"]: r for r in protocol_rows(run)} if os.path.exists(os.path.join(run, "protocol.jsonl")) else {}
         for r in rows:
-            held_out = row(run, test[r["steps"]]).split("|", 3)[3] if r["steps"] in test else " not evaluated | | |"
+            held_out = cells(test[r["steps"]]) if r["steps"] in test else " not evaluated | | |"
             print(row(run, r) + held_out + (" kept |" if r is best else " |"))
 
 
 def row(run: str, s: dict) -> str:
-    return (f"| {os.path.basename(run.rstrip('/'))} | {s['steps'] // 1000}k | {s['eval/success']:.2f} | "
-            f"{s['eval/return_ep1']:.1f} / {s['eval/return_ep2']:.1f} | "
+    return f"| {os.path.basename(run.rstrip('/'))} | {s['steps'] // 1000}k |{cells(s)}"
+
+
+def cells(s: dict) -> str:
+    """`` success | ep 1 / ep 2 return | gain [95% CI] |`` of one evaluation summary."""
+    return (f" {s['eval/success']:.2f} | {s['eval/return_ep1']:.1f} / {s['eval/return_ep2']:.1f} | "
             f"{s['eval/return_gain']:+.2f} [{s['eval/return_gain_low']:.2f}, {s['eval/return_gain_high']:.2f}] |")
 
 
