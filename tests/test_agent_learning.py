@@ -18,12 +18,13 @@ policy on the same starts. Success must reach the random policy's + 0.3, and epi
 *paired* gain's 95% bootstrap interval above 0 (``evaluation.episode_gain``; with 3 trials per task, as until
 2026-12-02, the noise is as large as the effect).
 
-NOT YET SEEN TO PASS, so marked xfail. This is run N0 (seed 0), reproduced bit for bit on three machines (2026-12-02,
-twice on 2026-12-03), so the outcome is known: the validation keeps 100k (train tasks: success 0.57, gain +1.32 [0.38, 2.24], the
-run's only train interval above 0). On the held-out tasks 100k has success 0.61 against the random policy's 0.00 (first
-assertion passes) but gain +0.21 [-0.92, 1.36] (second fails). The held-out interval is above 0 only at 60k and 70k
-(+0.96 [0.58, 1.37], +0.59 [0.10, 1.07]), which the train tasks do not single out; choosing the rule to keep them would
-be choosing it by the held-out tasks. The whole table, run N1, and the runs behind the other configurations are in
+MEASURED TO FAIL the second assertion, so marked xfail. This is run N0 (seed 0), reproduced bit for bit on three
+machines (2026-12-02, twice on 2026-12-03), and its validation measured with benchmarks/nav2d_learning.py (same
+training, same validation): it keeps 100k (train tasks: success 0.57, gain +1.32 [0.38, 2.24], the run's only train
+interval above 0). On the held-out tasks 100k has success 0.61 against the random policy's 0.00 (first assertion
+passes) but gain +0.21 [-0.92, 1.36] (second fails). The held-out interval is above 0 only at 60k and 70k (+0.96
+[0.58, 1.37], +0.59 [0.10, 1.07]), which the train tasks do not single out; choosing the rule to keep them would be
+choosing it by the held-out tasks. The whole table, run N1, and the runs behind the other configurations are in
 BENCHMARKS.md ("Choosing the checkpoint on train tasks"). For scale, a scripted sweep-and-remember policy scores
 success 1.00 and episode 1/2 returns 12.1/17.3 (benchmarks/nav2d_reference.py). The learning curve is drawn to
 ``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
