@@ -226,11 +226,13 @@ class MELD:
         explore = not random and t.random_opening_fraction > 0 and self.rng.random() < t.random_opening_fraction
         while True:
             into = steps % self.episode_steps  # steps into the current episode
+            if into == 0:
+                opening_rewarded = False
             if random:
                 action = self._uniform_action()
             else:
                 action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
-                if explore and steps >= self.episode_steps and into < t.random_opening_steps:
+                if explore and steps >= self.episode_steps and into < t.random_opening_steps and not opening_rewarded:
                     if into == 0 or not t.random_opening_hold:  # held: one draw per opening
                         opening = self._uniform_action()
                     action = opening
@@ -242,6 +244,7 @@ class MELD:
             shaped.append(float(step_info.get("shaped_reward", reward)))
             sparse.append(float(step_info.get("sparse_reward", reward)))
             success = bool(step_info.get("success", False))
+            opening_rewarded |= t.random_opening_until_reward and sparse[-1] > 0
             frames.append(obs)
             actions.append(action)
             reward_in = {"shaped": shaped[-1], "sparse": sparse[-1], "none": 0.0}[self.reward_input]

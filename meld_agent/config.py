@@ -108,6 +108,8 @@ class TrainConfig:
     random_opening_steps: int = 3
     random_opening_hold: bool = False  # one random action per opening, held for its steps (temporally extended
     # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction (runs V-Z)
+    random_opening_until_reward: bool = False  # the opening ends at its first step with a sparse reward > 0, and the policy
+    # takes over on the goal instead of being carried past it; ours (BENCHMARKS.md "Learning", fourteenth session)
 
 
 @dataclass(frozen=True)

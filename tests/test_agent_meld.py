@@ -378,3 +378,38 @@ def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes
         agent.close()
     with pytest.raises(ValueError, match="train.random_opening_fraction=2"):
         tiny(random_opening_fraction=2)
+
+
+def test_random_opening_until_reward_hands_over_to_the_policy_at_the_first_reward():
+    """``train.random_opening_until_reward``: a held opening of 3 steps whose first step earns a sparse reward ends there;
+    the policy's actions follow. Without the option the opening runs its 3 steps."""
+    for until in (True, False):
+        agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=1.0, random_opening_steps=3, random_opening_hold=True,
+                          random_opening_until_reward=until, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
+        half, make = agent.episode_steps, agent._env
+
+        def fixed(obs, reward, deterministic, episode_start=False, agent=agent):
+            agent._filter = (None, torch.full((1, agent.action_size), 0.5))
+            return np.full(agent.action_size, 0.5, np.float32)
+
+        def rewarding_env(ctx, tasks, task):  # episode 2's first step earns a sparse reward
+            env = make(ctx, tasks, task)
+            if not hasattr(env, "calls"):
+                env.calls, step = 0, env.step
+
+                def step_and_reward(action, env=env, step=step):
+                    obs, reward, terminated, truncated, info = step(action)
+                    env.calls += 1
+                    if env.calls % agent.trial_steps == half + 1:
+                        info = {**info, "sparse_reward": 1.0}
+                    return obs, reward, terminated, truncated, info
+                env.step = step_and_reward
+            return env
+
+        agent._policy, agent._env = fixed, rewarding_env
+        agent.meta_train(steps=agent.trial_steps)
+        actions = agent.replay.arrays["actions"][:, 0][agent.replay.counts > 0][0]  # [L-1, A]
+        assert (actions[half] != 0.5).all()
+        assert (actions[half + 1:half + 3] == 0.5).all() == until
+        assert (actions[half + 3:] == 0.5).all() and (actions[:half] == 0.5).all()
+        agent.close()
