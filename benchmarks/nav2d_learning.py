@@ -44,7 +44,7 @@ from meld_agent.config import MELDConfig, make_config, parse_override, with_over
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
 from meld_agent.networks import belief_latent_mean
-from meld_agent.train import CHECKPOINT, train, write_run_files
+from meld_agent.train import CHECKPOINT, change_settings, train, write_run_files
 
 ENV = "meld/Nav2D-v0"
 CHUNK = 10_000
@@ -109,19 +109,11 @@ def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int
             raise FileExistsError(f"{run!r} exists but holds no run; branch into a new folder")
         partial = run + ".partial"
         shutil.rmtree(partial, ignore_errors=True)
-        write_run_files(partial, config, chunk, 1, None)  # train's own files, as train_with_snapshots makes them
+        write_run_files(partial, base, chunk, 1, None)  # train's own files, as train_with_snapshots makes them
+        shutil.copytree(os.path.join(snapshot, CHECKPOINT), os.path.join(partial, CHECKPOINT))
+        change_settings(partial, changes)  # the checkpoint's agent is now this config's
         with open(os.path.join(partial, "branched_from.json"), "w") as f:
             json.dump({"snapshot": os.path.abspath(snapshot), "steps": start, "overrides": changes}, f, indent=1)
-        state["config"] = config.to_json()  # the checkpoint's agent is now this config's
-        source = os.path.join(snapshot, CHECKPOINT)
-
-        def copy_replay(folder: str) -> list[str]:
-            names = sorted(n for n in os.listdir(source) if n.startswith("replay"))
-            for name in names:
-                shutil.copy(os.path.join(source, name), folder)
-            return names
-
-        checkpoint.save(os.path.join(partial, CHECKPOINT), state, copy_replay)
         os.replace(partial, run)
     train_with_snapshots(run, steps, config, chunk, start)
 

@@ -2,6 +2,7 @@
 
     python -m meld_agent.train --env meld/Nav2D-v0 --steps 200000 --out runs/nav
     python -m meld_agent.train --out runs/nav --steps 200000 --resume        # after a kill: continues exactly
+    python -m meld_agent.train --out runs/nav --steps 300000 --resume --set sac.n_step=6   # on, with changed settings
     python -m meld_agent.train --env meld/Nav2D-v0 --obs-mode state --set train.model_train_ratio=0.2 ...
 
 The run folder gets ``config.json`` (and ``config.md``, the same as a table), ``metrics.csv`` and
@@ -13,21 +14,25 @@ an evaluation (Algorithm 2 on test tasks) and a checkpoint; the chunking is part
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from meld_agent import checkpoint
 from meld_agent.agent import MELD
-from meld_agent.config import MELDConfig, make_config, parse_override, presets_table
+from meld_agent.config import MELDConfig, make_config, parse_override, presets_table, with_overrides
 from meld_agent.context import LocalContext
 from meld_agent.evaluation import run_trials, summarize
 from meld_agent.logger import RunLogger
 
 CHECKPOINT = "checkpoint"
+FIXED_IN_A_RUN = ("sac.hidden_sizes", "train.num_train_tasks", "train.two_stage")  # the networks' and replay's shapes
 
 
 def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: int, eval_tasks: int | None) -> None:
@@ -40,6 +45,57 @@ def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: 
         f.write(config.table() + "\n")
     with open(os.path.join(out, "trainer.json"), "w") as f:
         json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
+
+
+def _flat(config: MELDConfig) -> dict[str, Any]:
+    """``{"sac.gamma": 0.99, ..., "seed": 0}``"""
+    flat: dict[str, Any] = {}
+    for key, value in config.to_dict().items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": v for name, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:
+    """Go on with the run in ``out`` under changed ``sac.*`` / ``train.*`` settings from its checkpoint on: a schedule
+    such as the Nav2D learning test's (tests/test_agent_learning.py), or ``train --resume --set ...``. The networks,
+    optimizers, replay, counters and RNG states stay as they are; ``config.json``, ``config.md`` and the checkpoint's
+    config become the new config (optimizers take its learning rates on load), and ``settings.jsonl`` records the change
+    and the step it took effect. Settings equal to the run's are no change, so calling it again after a kill completes
+    it. Fields outside ``sac.*`` / ``train.*`` (and ``FIXED_IN_A_RUN``) would change the networks' or replay's shapes:
+    a ``ValueError`` names them. Returns the new config."""
+    with open(os.path.join(out, "config.json")) as f:
+        base = MELDConfig.from_dict(json.load(f))
+    config = with_overrides(base, overrides)
+    old, new = _flat(base), _flat(config)
+    changed = {k: new[k] for k in new if new[k] != old[k]}
+    bad = [k for k in changed if not k.startswith(("sac.", "train.")) or k in FIXED_IN_A_RUN]
+    if bad:
+        raise ValueError(f"a run cannot change {', '.join(bad)} once started; allowed: sac.* and train.* fields except "
+                         f"{', '.join(FIXED_IN_A_RUN)}")
+    ckpt = os.path.join(out, CHECKPOINT)
+    state = checkpoint.load_state(ckpt)
+    if MELDConfig.from_dict(json.loads(state["config"])) != config:
+        state["config"] = config.to_json()
+
+        def keep_replay(folder: str) -> list[str]:
+            names = sorted(n for n in os.listdir(ckpt) if n.startswith("replay"))
+            for name in names:
+                shutil.copy(os.path.join(ckpt, name), folder)
+            return names
+
+        checkpoint.save(ckpt, state, keep_replay)
+    if changed:  # config.json last: until it is written, calling again redoes the change
+        spent = int(ast.literal_eval(state.get("extra", "{}")).get("budget_spent", 0))
+        with open(os.path.join(out, "settings.jsonl"), "a") as f:
+            f.write(json.dumps({"from_steps": spent, "changes": changed}) + "\n")
+        for name, text in (("config.md", config.table() + "\n"), ("config.json", config.to_json())):
+            with open(os.path.join(out, name + ".partial"), "w") as f:
+                f.write(text)
+            os.replace(os.path.join(out, name + ".partial"), os.path.join(out, name))
+    return config
 
 
 def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, eval_trials: int = 1,
@@ -129,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.show_config:
             print(config.table() + "\n\nPer-environment presets:\n\n" + presets_table())
             return 0
+        if args.resume and overrides:  # sac.* / train.* changes from the checkpoint on; others must match the run's
+            change_settings(args.out, overrides)
         result = train(config, args.steps, args.out, args.eval_every, args.eval_trials, args.eval_tasks, args.resume, not args.no_progress)
     except (ValueError, FileExistsError, FileNotFoundError, MemoryError) as e:
         print(f"error: {e}", file=sys.stderr)
