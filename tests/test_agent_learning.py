@@ -41,7 +41,7 @@ import shutil
 import pytest
 import torch
 
-from meld_agent.config import make_config
+from meld_agent.config import MELDConfig, make_config, with_overrides
 from meld_agent.evaluate import load_run
 from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
 from meld_agent.plots import plot_learning_curves
@@ -68,6 +68,11 @@ def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
     config = make_config(ENV, obs_mode="state", **LEARNING)
     folder = os.environ.get("MELD_LEARNING_TEST_DIR") or str(tmp_path)  # a kept folder: a killed run resumes there
     run, kept, log = os.path.join(folder, "nav2d_state"), os.path.join(folder, "kept"), os.path.join(folder, "validation.jsonl")
+    if os.path.exists(os.path.join(run, "config.json")):  # a kept folder must hold this schedule's run
+        with open(os.path.join(run, "config.json")) as f:
+            saved = MELDConfig.from_dict(json.load(f))
+        if saved not in (config, with_overrides(config, SEARCH)):
+            pytest.fail(f"{folder} holds a run of another config; empty it or set another MELD_LEARNING_TEST_DIR")
     validated = {}  # steps -> the train-task validation key, of this run's checkpoints so far
     if os.path.exists(log):
         with open(log) as f:
