@@ -142,10 +142,14 @@ class MELDConfig:
             kwargs[name] = _build(sub, value) if sub is not None else value
         return cls(**kwargs)
 
+    def flat(self) -> dict[str, Any]:
+        """``{"model.latent1_size": 32, ..., "seed": 0}``: one entry per field."""
+        return _flatten(self.to_dict())
+
     def table(self) -> str:
         """The config as a two-column Markdown table, one row per field."""
         rows = ["| field | value |", "|---|---|"]
-        for key, value in sorted(_flatten(self.to_dict()).items()):
+        for key, value in sorted(self.flat().items()):
             rows.append(f"| {key} | {value} |")
         return "\n".join(rows)
 

@@ -47,17 +47,6 @@ def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: 
         json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
 
 
-def _flat(config: MELDConfig) -> dict[str, Any]:
-    """``{"sac.gamma": 0.99, ..., "seed": 0}``"""
-    flat: dict[str, Any] = {}
-    for key, value in config.to_dict().items():
-        if isinstance(value, dict):
-            flat.update({f"{key}.{name}": v for name, v in value.items()})
-        else:
-            flat[key] = value
-    return flat
-
-
 def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:
     """Go on with the run in ``out`` under changed ``sac.*`` / ``train.*`` settings from its checkpoint on: a schedule
     such as the Nav2D learning test's (tests/test_agent_learning.py), or ``train --resume --set ...``. The networks,
@@ -69,7 +58,7 @@ def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:
     with open(os.path.join(out, "config.json")) as f:
         base = MELDConfig.from_dict(json.load(f))
     config = with_overrides(base, overrides)
-    old, new = _flat(base), _flat(config)
+    old, new = base.flat(), config.flat()
     changed = {k: new[k] for k in new if new[k] != old[k]}
     bad = [k for k in changed if not k.startswith(("sac.", "train.")) or k in FIXED_IN_A_RUN]
     if bad:
