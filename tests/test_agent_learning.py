@@ -8,10 +8,10 @@ open episode 2 with one random action held for up to 6 steps, until the first sp
 targets credit the opening with what it earned; without them episode 2 runs one fixed path whatever episode 1 found
 (N0 at 100k: gain -0.12 [-0.64, 0.40] over 500 held-out trials). obs_mode="state", the MLP-encoder path of the same
 agent (latent model, reward evidence, SAC on the belief, appendix C's two stages with the switch at 12,000 steps).
-Budget: 200,000 env steps on one torch thread. About 4 h on one core of a 2-CPU AMD EPYC: N0's 100k took 1 h 55 min to
-3 h 20 min on three machines (the slower with the other core busy), H0's next 100k 14-20 min per 10k with both cores
-busy. Set ``MELD_LEARNING_TEST_DIR`` to a folder to keep the run there: started again after a kill, the test goes on
-from its last checkpoint and validation.
+Budget: 200,000 env steps on one torch thread. About 4 h on one core of a 2-CPU AMD EPYC: 11 min per 10k with the other
+core idle (2026-12-04, a fourth machine), 14-20 min with it busy; N0's 100k took 1 h 55 min to 3 h 20 min. Set
+``MELD_LEARNING_TEST_DIR`` to a folder to keep the run there: started again after a kill, the test goes on from its last
+checkpoint and validation.
 
 Checkpoint: every 10,000 steps the agent is validated on the 30 *train* tasks (4 trials each, reset seeds 555...,
 which training never draws), and the test keeps the checkpoint that ``evaluation.validation_key`` ranks best:
@@ -24,15 +24,17 @@ policy on the same starts. Success must reach the random policy's + 0.3, and epi
 *paired* gain's 95% bootstrap interval above 0 (``evaluation.episode_gain``; with 3 trials per task, as until
 2026-12-02, the noise is as large as the effect).
 
-Measured (2026-12-04, benchmarks/nav2d_learning.py ``select runs/navN0 runs/navH0``, the same training and validation
-as here): the first 100k are run N0, which the earlier 100k version of this test reproduced bit for bit on three
-machines; switching the settings in place (this test's way) and training on reproduces H0's 110k bit for bit. The
-rule keeps 200k (train tasks: success 0.80, gain +2.97 [2.09, 3.89]; next best 160k, +2.48 [1.60, 3.42]). On the
-held-out tasks 200k has success 0.86 against the random policy's 0.00 and episode 1/2 returns 12.3/14.5, gain +2.19
-[1.08, 3.37]: both assertions pass. Of the checkpoints past the switch, 160k, 190k and 200k pass on the held-out
-tasks; 110k-150k, 170k and 180k fail the second assertion. For scale, a scripted sweep-and-remember policy scores
-success 1.00 and episode 1/2 returns 12.1/17.3 (benchmarks/nav2d_reference.py). The learning curve is drawn to
-``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
+Measured (2026-12-04, benchmarks/nav2d_learning.py ``select runs/navN0 runs/navH0``, the same training and validation as
+here): the first 100k are run N0, which the earlier 100k version of this test reproduced bit for bit on three machines;
+switching the settings in place (this test's way) and training on reproduces H0's 110k bit for bit. The rule keeps 200k
+(train tasks: success 0.80, gain +2.97 [2.09, 3.89]; next best 160k, +2.48 [1.60, 3.42]). On the held-out tasks 200k has
+success 0.86 against the random policy's 0.00 and episode 1/2 returns 12.3/14.5, gain +2.19 [1.08, 3.37]: both
+assertions pass. This test's own run, on a fourth machine, gave the same train-task validation to the last digit as N0
+at 10k-100k and as H0 after its in-place switch (BENCHMARKS.md, "Sixteenth session"). Of the checkpoints past the
+switch, 160k, 190k and 200k pass on the held-out tasks; 110k-150k, 170k and 180k fail the second assertion. For scale, a
+scripted sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
+(benchmarks/nav2d_reference.py). The learning curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or
+``$MELD_FIGURE_DIR``).
 """
 import json
 import os
