@@ -187,8 +187,8 @@ class MujocoImageEnv(MeldEnv):
     """A ``MeldEnv`` simulated in MuJoCo and seen through ``agent_cameras`` side by side.
 
     Subclasses pass the compiled model and set ``frame_skip``, ``agent_cameras``, ``camera_size``
-    (H, W of each camera) and ``human_camera_size``; they add goal markers to human frames in
-    ``_decorate`` and an overlay text in ``_overlay_text``.
+    (H, W of each camera) and ``human_camera_size``; they look up their ids in ``_setup``, add
+    goal markers to human frames in ``_decorate`` and an overlay text in ``_overlay_text``.
     """
 
     frame_skip: ClassVar[int]
@@ -202,6 +202,7 @@ class MujocoImageEnv(MeldEnv):
         super().__init__(task, split, **kwargs)
         self.model = model
         self.data = mujoco.MjData(model)
+        self._setup()
         self._gl = rendering.GLContext()
         h, w = self.camera_size
         self._agent_view = rendering.MultiCameraRenderer(
@@ -211,6 +212,10 @@ class MujocoImageEnv(MeldEnv):
             raise AssertionError(f"{self.env_id}: cameras give {self._agent_view.frame_shape}, image_shape says {self.image_shape}")
         self._human_view: rendering.MultiCameraRenderer | None = None
         self._apply_task(self._task)
+
+    def _setup(self) -> None:
+        """Called once ``model`` and ``data`` exist, before the first ``_apply_task``: look up the
+        ids of bodies, sites and joints here (as dm_control builds its Physics before the Task)."""
 
     @property
     def dt(self) -> float:

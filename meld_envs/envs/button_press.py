@@ -79,14 +79,11 @@ class ButtonPressEnv(SawyerEnv):
     env_id: ClassVar[str] = "meld/ButtonPress-v0"
     state_dim: ClassVar[int] = 22
 
-    def __init__(self, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
-        self._correct = 0
-        self._panel = -1
-        super().__init__(task, split, **kwargs)
+    def _setup(self) -> None:
+        super()._setup()
         self._panel = self.model.body("panel").id
         self._buttons = np.array([self.model.jnt_qposadr[self.model.joint(f"button{i}").id] for i in range(_NUM_BUTTONS)])
         self._caps = np.array([self.model.site(f"button{i}_top").id for i in range(_NUM_BUTTONS)])
-        self._apply_task(self._task)
 
     @classmethod
     def sample_task_params(cls, rng: np.random.Generator, num_tasks: int) -> list[dict[str, Any]]:
@@ -117,8 +114,6 @@ class ButtonPressEnv(SawyerEnv):
 
     def _apply_task(self, task: Task) -> None:
         self._correct = int(task.params["correct_button"])
-        if self._panel < 0:
-            return  # called by the base class before the panel is looked up
         x, y = task.params["panel_position"]
         self.model.body_pos[self._panel] = (x, y, 0.0)
         mujoco.mj_kinematics(self.model, self.data)

@@ -94,6 +94,9 @@ class CheetahVelEnv(MujocoImageEnv):
         self._target_velocity = 0.0
         self._velocity = 0.0
         super().__init__(_model(), task, split, **kwargs)
+
+    def _setup(self) -> None:
+        super()._setup()
         self._torso = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "torso")
 
     @classmethod

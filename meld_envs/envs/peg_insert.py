@@ -82,13 +82,11 @@ class PegInsertEnv(SawyerEnv):
     env_id: ClassVar[str] = "meld/PegInsert-v0"
     state_dim: ClassVar[int] = 28
 
-    def __init__(self, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
-        self._correct = 0
-        super().__init__(task, split, **kwargs)
+    def _setup(self) -> None:
+        super()._setup()
         self._boxes = np.array([self.model.body(f"box{i}").id for i in range(_NUM_BOXES)])
         self._holes = np.array([self.model.site(f"hole{i}").id for i in range(_NUM_BOXES)])
         self._tip = self.model.site("peg_tip").id
-        self._apply_task(self._task)
 
     @classmethod
     def sample_task_params(cls, rng: np.random.Generator, num_tasks: int) -> list[dict[str, Any]]:
@@ -126,8 +124,6 @@ class PegInsertEnv(SawyerEnv):
 
     def _apply_task(self, task: Task) -> None:
         self._correct = int(task.params["correct_box"])
-        if not hasattr(self, "_boxes"):
-            return  # called by the base class before the boxes are looked up
         for body, (x, y) in zip(self._boxes, task.params["box_positions"]):
             self.model.body_pos[body] = (x, y, 0.0)
         mujoco.mj_kinematics(self.model, self.data)

@@ -78,14 +78,11 @@ class ShelfPlaceEnv(SawyerEnv):
     env_id: ClassVar[str] = "meld/ShelfPlace-v0"
     state_dim: ClassVar[int] = 20
 
-    def __init__(self, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
-        self._target_pos = np.zeros(3)
-        self._mug = -1
-        super().__init__(task, split, **kwargs)
+    def _setup(self) -> None:
+        super()._setup()
         self._mug = self.model.body("mug").id
         self._mug_centre = self.model.site("mug_centre").id
         self._unit_inertia = self.model.body_inertia[self._mug] / self.model.body_mass[self._mug]
-        self._apply_task(self._task)
 
     @classmethod
     def sample_task_params(cls, rng: np.random.Generator, num_tasks: int) -> list[dict[str, Any]]:
@@ -130,8 +127,6 @@ class ShelfPlaceEnv(SawyerEnv):
 
     def _apply_task(self, task: Task) -> None:
         self._target_pos = np.array(task.params["target"], dtype=float)
-        if self._mug < 0:
-            return  # called by the base class before the mug is looked up
         mass = float(task.params["mug_mass"])
         self.model.body_mass[self._mug] = mass
         self.model.body_inertia[self._mug] = mass * self._unit_inertia

@@ -107,10 +107,11 @@ class WidowXCableSimEnv(MujocoImageEnv):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
 
     def __init__(self, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
-        self._port = 0
-        self._mount = -1
-        model = mujoco.MjModel.from_xml_path(_MODEL_PATH)
-        super().__init__(model, task, split, **kwargs)
+        super().__init__(mujoco.MjModel.from_xml_path(_MODEL_PATH), task, split, **kwargs)
+
+    def _setup(self) -> None:
+        super()._setup()
+        model = self.model
         self._mount = model.body("mount").id
         self._switch = model.body("switch").id
         self._ports = np.array([model.site(f"port{i}").id for i in range(NUM_PORTS)])
@@ -119,7 +120,6 @@ class WidowXCableSimEnv(MujocoImageEnv):
         self._dof_adr = np.array([model.jnt_dofadr[model.joint(j).id] for j in JOINTS])
         self.start_qpos = solve_ik(model, model.qpos0.copy(), self._tip, self._qpos_adr, self._dof_adr, _START_TIP_M,
                                    Pointing(self._tip, 0, np.array([1.0, 0.0, 0.0])), iterations=200)
-        self._apply_task(self._task)
 
     @classmethod
     def sample_task_params(cls, rng: np.random.Generator, num_tasks: int) -> list[dict[str, Any]]:
@@ -127,8 +127,6 @@ class WidowXCableSimEnv(MujocoImageEnv):
 
     def _apply_task(self, task: Task) -> None:
         self._port = int(task.params["port"])
-        if self._mount < 0:
-            return  # called by the base class before the rig is looked up
         angle = np.deg2rad(task.params["rotation_deg"])
         # the housing turns about the switch's centre, 6 cm behind its face (its gear, appendix E)
         pivot = np.array([0.06, 0.0, 0.0])
