@@ -7,7 +7,7 @@ devices that speak the real wire protocols (`hardware.sim`).
     rig = ResetRig(port="/dev/ttyACM0")
 
 Imports are lazy: `import hardware` costs nothing, and the serial/ROS/ffmpeg pieces load only
-when used. See hardware/README.md.
+when used. The command line is `python -m hardware --help`; see hardware/README.md.
 """
 
 from __future__ import annotations

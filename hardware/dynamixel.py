@@ -193,7 +193,7 @@ class DynamixelBus:
             who = "the bus" if servo_id is None else f"servo {servo_id}"
             raise ServoNotRespondingError(
                 f"{who} did not answer {what} on {self.port_name!r} ({tries}): check its power and "
-                "daisy-chain cable, and its ID/baud rate with `python -m hardware.widowx check`"
+                "daisy-chain cable, and its ID/baud rate with `python -m hardware check`"
             )
         raise CommunicationError(f"{what} on {self.port_name!r} failed: {self._ph.getTxRxResult(result)}")
 
@@ -214,7 +214,7 @@ class DynamixelBus:
         return (
             f"servo {servo_id} on {self.port_name!r} reports a hardware error: {names}. It has turned its "
             "torque off; remove the cause (load, heat, supply), then reboot it "
-            "(`python -m hardware.widowx check --reboot`) or power-cycle the arm"
+            "(`python -m hardware check --reboot`) or power-cycle the arm"
         )
 
     def ping(self, servo_id: int) -> int:

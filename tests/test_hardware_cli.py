@@ -1,5 +1,6 @@
-"""`python -m hardware.widowx` and `python -m hardware.sim`, on simulated devices."""
+"""`python -m hardware` and `python -m hardware.sim`, on simulated devices."""
 
+import ast
 import io
 import re
 import os
@@ -13,7 +14,7 @@ from hardware.sim.dynamixel import DynamixelBusSim, widowx_200_servos
 from hardware.sim.rig import FakeRigController
 from hardware.sim.rosbridge import FakeRosbridge
 import meld_envs
-from hardware.widowx import main
+from hardware.__main__ import main
 
 pytestmark = pytest.mark.timeout(60)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,7 +87,7 @@ def test_sim_runner_and_check_as_separate_processes():
     try:
         port = runner.stdout.readline().strip()
         assert port.startswith("/dev/pts/")
-        out = subprocess.run([sys.executable, "-m", "hardware.widowx", "check", "--port", port],
+        out = subprocess.run([sys.executable, "-m", "hardware", "check", "--port", port],
                              capture_output=True, text=True, timeout=30, cwd=REPO, env=env)
         assert out.returncode == 0, out.stderr
         assert "servo 7" in out.stdout
@@ -95,3 +96,21 @@ def test_sim_runner_and_check_as_separate_processes():
         runner.wait(timeout=10)
         runner.stdout.close()
         runner.stderr.close()
+
+
+def test_only_the_command_line_imports_meld_envs():
+    """The drivers stand below the environment suite: meld_envs -> hardware, never back."""
+    importers = []
+    for folder, _, files in os.walk(os.path.join(REPO, "hardware")):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py") or os.path.relpath(path, REPO) == os.path.join("hardware", "__main__.py"):
+                continue
+            with open(path) as f:
+                tree = ast.parse(f.read(), path)
+            for node in ast.walk(tree):
+                modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                           else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(m == "meld_envs" or m.startswith("meld_envs.") for m in modules):
+                    importers.append(os.path.relpath(path, REPO))
+    assert importers == []

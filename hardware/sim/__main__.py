@@ -27,19 +27,19 @@ def main(argv: list[str] | None = None) -> int:
         device = DynamixelBusSim(widowx_200_servos() if args.protocol == 2 else classic_widowx_servos()).start()
         print(device.port, flush=True)
         print(f"# simulated {'WidowX-200, Protocol 2.0' if args.protocol == 2 else 'classic WidowX, Protocol 1.0'} "
-              f"bus; try: python -m hardware.widowx check --port {device.port} --protocol {args.protocol}", file=sys.stderr)
+              f"bus; try: python -m hardware check --port {device.port} --protocol {args.protocol}", file=sys.stderr)
     elif args.device == "rig":
         from hardware.sim.rig import FakeRigController
 
         device = FakeRigController().start()
         print(device.port, flush=True)
-        print(f"# simulated reset rig; try: python -m hardware.widowx rig home --rig-port {device.port}", file=sys.stderr)
+        print(f"# simulated reset rig; try: python -m hardware rig home --rig-port {device.port}", file=sys.stderr)
     else:
         from hardware.sim.rosbridge import FakeRosbridge
 
         device = FakeRosbridge(port=args.port, robot_name=args.robot_name).start()
         print(device.url, flush=True)
-        print(f"# simulated rosbridge + xs_sdk for /{args.robot_name}; try: python -m hardware.widowx check "
+        print(f"# simulated rosbridge + xs_sdk for /{args.robot_name}; try: python -m hardware check "
               f"--backend ros --ros-port {device.port}", file=sys.stderr)
 
     done = threading.Event()
