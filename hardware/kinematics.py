@@ -85,7 +85,8 @@ def gripper_position(q: np.ndarray, geometry: ArmGeometry = WX200_GEOMETRY) -> n
 
 def pose_distance(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(translation m, rotation rad) between two poses float [4, 4]; the rotation is the angle of
-    a^-1 b. Their sum is the paper's shaped reward distance (section 5.3)."""
+    a^-1 b. Their sum is the paper's shaped reward distance (section 5.3), for the robot and for
+    its MuJoCo twin (meld/WidowXCableSim-v0)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     translation = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
     cos = (np.trace(a[:3, :3].T @ b[:3, :3]) - 1.0) / 2.0

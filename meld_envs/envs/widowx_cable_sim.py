@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import mujoco
 import numpy as np
 
+from hardware.kinematics import pose_distance
 from meld_envs import rendering
 from meld_envs.base import Measurement, MujocoImageEnv
 from meld_envs.kinematics import Pointing, solve_ik
@@ -35,11 +36,12 @@ def sample_cable_tasks(rng: np.random.Generator, num_tasks: int) -> list[dict[st
             for _ in range(num_tasks)]
 
 
-def pose_distance(position: np.ndarray, xmat: np.ndarray, goal_position: np.ndarray, goal_xmat: np.ndarray) -> tuple[float, float]:
-    """Translational (m) and rotational (rad) distance between two poses (paper 5.3's shaped reward)."""
-    relative = goal_xmat.reshape(3, 3).T @ xmat.reshape(3, 3)
-    angle = float(np.arccos(np.clip((np.trace(relative) - 1.0) / 2.0, -1.0, 1.0)))
-    return float(np.linalg.norm(position - goal_position)), angle
+def _pose(position: np.ndarray, xmat: np.ndarray) -> np.ndarray:
+    """The homogeneous transform float64 [4, 4] of a MuJoCo position [3] and rotation matrix [9]."""
+    pose = np.eye(4)
+    pose[:3, :3] = xmat.reshape(3, 3)
+    pose[:3, 3] = position
+    return pose
 
 
 class WidowXCableSimEnv(MujocoImageEnv):
@@ -139,6 +141,15 @@ class WidowXCableSimEnv(MujocoImageEnv):
     def plug_tip(self) -> np.ndarray:
         return self.data.site_xpos[self._tip].copy()
 
+    def plug_pose(self) -> np.ndarray:
+        """The plug tip's pose, float64 [4, 4] (world frame, m)."""
+        return _pose(self.data.site_xpos[self._tip], self.data.site_xmat[self._tip])
+
+    def goal_pose(self) -> np.ndarray:
+        """The plug tip's pose fully in the correct port, float64 [4, 4]: at the pocket's bottom,
+        oriented as the switch."""
+        return _pose(self.port_position(), self.data.xmat[self._switch])
+
     def port_position(self, port: int | None = None) -> np.ndarray:
         """Bottom centre (m) of ``port``'s pocket (default: the correct port)."""
         return self.data.site_xpos[self._ports[self._port if port is None else port]].copy()
@@ -171,9 +182,8 @@ class WidowXCableSimEnv(MujocoImageEnv):
         mujoco.mj_forward(self.model, self.data)
 
     def _measure(self, action: np.ndarray | None) -> Measurement:
-        goal_xmat = self.data.xmat[self._switch]
-        position_error, rotation_error = pose_distance(self.plug_tip(), self.data.site_xmat[self._tip],
-                                                       self.port_position(), goal_xmat)
+        # the robot's shaped distance (hardware.kinematics), as the real environment computes it
+        position_error, rotation_error = pose_distance(self.plug_pose(), self.goal_pose())
         inserted = self.inserted_port()
         success = inserted == self._port
         return Measurement(shaped_reward=-(position_error + rotation_error), sparse_reward=float(success),
