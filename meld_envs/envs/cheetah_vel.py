@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-import gymnasium
 import mujoco
 import numpy as np
 
@@ -12,7 +11,7 @@ from meld_envs import rendering
 from meld_envs.base import Measurement, MujocoImageEnv
 from meld_envs.tasks import Task
 
-_MODEL_PATH = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "half_cheetah.xml")
+_MODEL_PATH = os.path.join(os.path.dirname(__file__), "assets", "half_cheetah.xml")
 _CONTROL_HZ = 10
 _TIMESTEP_S = 0.01  # paper Table 2
 _MAX_TARGET_VELOCITY_MPS = 3.0
@@ -30,8 +29,8 @@ def _model() -> mujoco.MjModel:
 class CheetahVelEnv(MujocoImageEnv):
     """
     ## Description
-    The planar half-cheetah of Gymnasium's ``HalfCheetah`` (MuJoCo model ``half_cheetah.xml``,
-    loaded from the installed ``gymnasium``), seen from a camera that tracks its centre of mass.
+    The planar half-cheetah of Gymnasium's ``HalfCheetah`` (its MuJoCo model, shipped beside this
+    file as ``assets/half_cheetah.xml``), seen from a camera that tracks its centre of mass.
     Each task asks it to run forward at a different target velocity, which the agent must infer
     from the rewards it receives (MELD paper, section 5.1 and appendix B.2).
 
