@@ -1,7 +1,7 @@
 """The Dynamixel driver end to end: WidowX -> dynamixel_sdk -> pyserial -> pty -> bus simulator.
 
 Covers the wire format (CRC-16, byte stuffing), the control loop, the safety layer on the real
-bus, and the faults of issue 7: pty closed mid-run, a servo that stops answering, corrupted
+bus, and the faults a lab run meets: pty closed mid-run, a servo that stops answering, corrupted
 packets, a stalled policy, commands beyond a joint limit, hardware errors.
 """
 
