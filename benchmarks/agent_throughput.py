@@ -35,10 +35,10 @@ import platform
 import sys
 import time
 
-import meld_envs  # noqa: F401  (sets MUJOCO_GL before anything imports mujoco)
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import meld_envs  # noqa: F401  (sets MUJOCO_GL before anything imports mujoco)
 from meld_agent.config import make_config
 from meld_agent.replay import TrialBatch
 from meld_agent.update import Learner
@@ -93,7 +93,7 @@ def flops_of(fn) -> int:
 def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[int, int, int] = (64, 64, 3),
             conv_dtype: str = "float32") -> list[dict]:
     # the paper's model: without the Nav2D preset's episode-start flag (its batches here are 9-frame windows)
-    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, model__episode_start_input=False,
+    config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, extensions__episode_start_input=False,
                          model__conv_dtype=conv_dtype)
     learner = Learner(image, 6, config, seed=0, device=device)
     model_batch = random_batch(32, 9, image, 6, device)

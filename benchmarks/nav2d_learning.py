@@ -1,14 +1,14 @@
 """Reproduce the Nav2D learning runs of BENCHMARKS.md ("Agent", "Learning"): train with snapshots, then
 evaluate each snapshot with the slow learning test's protocol.
 
-    python benchmarks/nav2d_learning.py train runs/navM0 --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 30 min
-    python benchmarks/nav2d_learning.py eval runs/navM0                                     # every snapshot not yet evaluated
-    python benchmarks/nav2d_learning.py table runs/navM0 runs/navM1
-    python benchmarks/nav2d_learning.py tasks runs/navM0/snapshots/100k                    # per test task
-    python benchmarks/nav2d_learning.py plot runs/navM0 runs/navM1 --out nav2d_learning.png
-    python benchmarks/nav2d_learning.py probe runs/navN0/snapshots/100k                    # the belief and episode 2
-    python benchmarks/nav2d_learning.py openings runs/navO0/snapshots/80k                  # episode 2 in the replay
-    python benchmarks/nav2d_learning.py branch runs/navP0/snapshots/60k runs/navP0-te0 --steps 90000 --set sac.target_entropy=0
+    python benchmarks/nav2d_learning.py train runs/nav_a --seed 0 --set sac.gamma=0.99 ...   # 100k steps, ~1 h 30 min
+    python benchmarks/nav2d_learning.py eval runs/nav_a                                     # every snapshot not yet evaluated
+    python benchmarks/nav2d_learning.py table runs/nav_a runs/nav_b
+    python benchmarks/nav2d_learning.py tasks runs/nav_a/snapshots/100k                    # per test task
+    python benchmarks/nav2d_learning.py plot runs/nav_a runs/nav_b --out nav2d_learning.png
+    python benchmarks/nav2d_learning.py probe runs/nav_a/snapshots/100k                    # the belief and episode 2
+    python benchmarks/nav2d_learning.py openings runs/nav_a/snapshots/80k                  # episode 2 in the replay
+    python benchmarks/nav2d_learning.py branch runs/nav_a/snapshots/60k runs/nav_a_branch --steps 90000 --set sac.target_entropy=0
 
 ``train`` runs ``meld_agent.train`` in chunks of 10,000 env steps (the same schedule as one uninterrupted run,
 see ``meld_agent/train.py``) on one torch thread, as the recorded runs did. After each chunk it copies the run's
@@ -42,9 +42,10 @@ import meld_envs
 from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, parse_override, with_overrides
 from meld_agent.evaluate import load_run
-from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
+from meld_agent.evaluation import summarize, validation_key
 from meld_agent.networks import belief_latent_mean
-from meld_agent.train import CHECKPOINT, change_settings, train, write_run_files
+from meld_agent.train import CHANGEABLE, CHECKPOINT, FIXED_IN_A_RUN, change_settings, train, write_run_files
+from meld_envs.interface import RandomAgent, env_info, run_trials
 
 ENV = "meld/Nav2D-v0"
 CHUNK = 10_000
@@ -86,19 +87,17 @@ def train_with_snapshots(run: str, steps: int, config: MELDConfig, chunk: int = 
         print(f"{run}: {target} steps, quick eval success {last['eval/success']:.2f}", flush=True)
 
 
-BRANCHABLE = ("sac.", "train.")  # what a branch may change: the networks' shapes and the replay stay as they were
-
-
 def branch(snapshot: str, run: str, steps: int, overrides: list[str], chunk: int = CHUNK) -> None:
     """Continue ``snapshot`` (networks, optimizers, replay, counters) in a new run folder ``run`` with ``overrides``
-    (``sac.*`` and ``train.*`` fields other than the networks' sizes), with snapshots as ``train`` makes them: a cheap
+    (``sac.*``, ``train.*`` and ``extensions.*`` fields that keep the networks' shapes), with snapshots as ``train`` makes them: a cheap
     way to see what a change does from a trained agent. Started again with the same arguments, it continues."""
     with open(os.path.join(snapshot, "config.json")) as f:
         base = MELDConfig.from_dict(json.load(f))
     changes = dict(parse_override(s) for s in overrides)
-    bad = [k for k in changes if not k.startswith(BRANCHABLE) or k == "sac.hidden_sizes"]
+    bad = [k for k in changes if not k.startswith(CHANGEABLE) or k in FIXED_IN_A_RUN]
     if bad:
-        raise ValueError(f"branch cannot change {', '.join(bad)}; allowed: sac.* and train.* fields except sac.hidden_sizes")
+        raise ValueError(f"branch cannot change {', '.join(bad)}; allowed: {', '.join(c + '*' for c in CHANGEABLE)} fields "
+                         f"except {', '.join(FIXED_IN_A_RUN)}")
     config = with_overrides(base, changes)
     state = checkpoint.load_state(os.path.join(snapshot, CHECKPOINT))
     start = int(ast.literal_eval(state["extra"])["budget_spent"])
@@ -155,7 +154,7 @@ def select(runs: list[str]) -> None:
     train tasks, with the success floor the test asserts on held-out tasks (the random policy's + 0.3, here on the
     same train trials)."""
     trials, seed, _, log_name = SPLITS["train"]
-    floor = summarize(run_trials(RandomAgent(2, seed=0), ENV, "train", None, trials, "state", seed=seed))["eval/success"] + 0.3
+    floor = summarize(run_trials(RandomAgent(env_info(ENV, "state"), seed=0), ENV, "train", None, trials, "state", seed=seed))["eval/success"] + 0.3
     print(f"Train tasks: {trials} trials per task, reset seeds {seed}..., success floor {floor:.2f}. Held-out: the slow "
           "test's protocol. Kept: the snapshot the slow test keeps.\n")
     print("| run | steps | train: success | ep 1 / ep 2 | gain [95% CI] | held-out: success | ep 1 / ep 2 | gain [95% CI] | kept |")
@@ -440,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
     t.add_argument("--chunk", type=int, default=CHUNK, help="env steps between snapshots, a multiple of 1000 (default: %(default)s)")
     r = sub.add_parser("branch", help="continue a snapshot in a new folder with changed sac.* / train.* settings")
-    r.add_argument("snapshot", help="e.g. runs/navP0/snapshots/60k")
+    r.add_argument("snapshot", help="e.g. runs/nav_a/snapshots/60k")
     r.add_argument("run", help="a new folder")
     r.add_argument("--steps", type=int, required=True, help="train until this many env steps in all (snapshot's included)")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="the change (repeatable)")
@@ -458,13 +457,13 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("runs", nargs="+")
     g.add_argument("--out", required=True, help="image file, e.g. nav2d_learning.png")
     d = sub.add_parser("tasks", help="per-task table of one evaluated snapshot")
-    d.add_argument("snapshot", help="e.g. runs/navM0/snapshots/100k")
+    d.add_argument("snapshot", help="e.g. runs/nav_a/snapshots/100k")
     q = sub.add_parser("probe", help="does the belief hold the goal after episode 1, and does episode 2 use it?")
-    q.add_argument("snapshot", help="e.g. runs/navN0/snapshots/100k")
+    q.add_argument("snapshot", help="e.g. runs/nav_a/snapshots/100k")
     q.add_argument("--train-trials", type=int, default=6, help="trials per train task to fit the probe (default: %(default)s)")
     q.add_argument("--trials", type=int, default=TRIALS, help="trials per test task to score it (default: %(default)s)")
     o = sub.add_parser("openings", help="episode 2's openings in a snapshot's replay, per goal (what the critic learns from)")
-    o.add_argument("snapshot", help="e.g. runs/navO0/snapshots/80k")
+    o.add_argument("snapshot", help="e.g. runs/nav_a/snapshots/80k")
     o.add_argument("--recent", type=int, default=20, help="latest trials per train task (default: %(default)s)")
     args = p.parse_args(argv)
     try:

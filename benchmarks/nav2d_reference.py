@@ -5,7 +5,7 @@ does (or does not) explore and remember, to read learned agents' numbers against
     .venv/bin/python benchmarks/nav2d_reference.py --trials 1
 
 Each policy plays the leaderboard's test protocol (2-episode trials, sparse reward as the only
-task signal, ``meld_agent.evaluation.run_trials``) with state observations, because it steers by
+task signal, ``meld_envs.interface.run_trials``) with state observations, because it steers by
 the robot's position; none of them is told the goal:
 
 * ``sweep``: drive to the right end of the semicircle of possible goals, sweep it
@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from meld_agent.evaluation import RandomAgent, run_trials, summarize
+from meld_agent.evaluation import summarize
 from meld_envs.envs.nav2d import Nav2DEnv
+from meld_envs.interface import RandomAgent, env_info, run_trials
 
 ENV = "meld/Nav2D-v0"
 GAMMA = 0.99
@@ -104,7 +105,7 @@ def discounted_shaped(results: list) -> float:
 def reference_table(trials: int = 3, seed: int = 777) -> list[tuple[str, dict[str, float]]]:
     """``[(policy name, summary + "discounted_shaped")]`` on every test task."""
     agents = {"sweep": SweepAgent(memory=True), "sweep, no memory": SweepAgent(memory=False), "centre": CentreAgent(),
-              "random": RandomAgent(2, seed=0)}
+              "random": RandomAgent(env_info(ENV, "state"), seed=0)}
     rows = []
     for name, agent in agents.items():
         results = run_trials(agent, ENV, "test", None, trials, "state", seed=seed)

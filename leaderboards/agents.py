@@ -20,7 +20,7 @@ ENTRY_POINT_GROUP = "meld_bench.agents"
 
 # name -> "module:attribute"; names whose module is not there yet are listed as not available
 BUILTIN_AGENTS: dict[str, str] = {
-    "random": "leaderboards.random_agent:RandomAgent",
+    "random": "baselines.random:RandomAgent",
     "meld": "meld_agent:MELD",
     "pearl": "baselines.pearl:PEARL",
     "rl2": "baselines.rl2:RL2",

@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from leaderboards.stats import Estimate  # noqa: E402
+from meld_envs.stats import Estimate  # noqa: E402
 
 # a curve: x (env steps) float [points], and an Estimate of arrays float [points]
 Curve = tuple[np.ndarray, Estimate]

@@ -6,10 +6,11 @@ One protocol run is one agent x one environment x one seed::
         agent.meta_train(ctx, chunk)    # ctx counts every env step; one too many raises BudgetExhausted
         evaluate on the held-out test tasks
 
-The protocol owns every environment. Meta-training envs come from ``ProtocolContext.make_env``
-(train tasks only, both rewards in ``info``). Meta-test envs are stepped by the protocol: the
-agent gets the observation, the reward it may see (the sparse one on sparse tasks, never the
-shaped one) and an ``info`` with only ``episode_in_trial`` and ``episode_end``.
+The protocol owns every environment. Meta-training envs come from ``TrainContext.make_env``
+(train tasks only, both rewards in ``info``, every step counted by ``StepBudget``). Meta-test envs
+are stepped by ``meld_envs.interface.run_trial``, the one trial runner that agents' own
+evaluations use too: the agent gets the observation, the reward it may see (the sparse one on
+sparse tasks, never the shaped one) and an ``info`` with only ``episode_in_trial`` and ``episode_end``.
 
 Metrics of one evaluation (paper section 5, appendix B.1): an episode succeeds when its final
 step's ``info["success"]`` is true; the headline ``success_rate`` is that of the trial's last
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,12 +28,13 @@ import gymnasium as gym
 import numpy as np
 
 import meld_envs
-from leaderboards.interface import BudgetExhausted, EnvInfo
-from meld_envs.tasks import Task, resolve
+from meld_envs import interface
+from meld_envs.interface import EnvInfo, TrainContext, eval_seed
+
+__all__ = ["PROTOCOL_VERSION", "EnvProtocol", "Preset", "PRESETS", "TrainContext", "eval_seed", "evaluate", "env_info",
+           "make_test_env", "preset"]
 
 PROTOCOL_VERSION = "meld-v1"
-_EVAL_SEED = 20_201_116  # root of the meta-test reset seeds: the same starts for every agent and run seed
-_VISIBLE_INFO_KEYS = ("episode_in_trial", "episode_end")
 
 
 @dataclass(frozen=True)
@@ -147,84 +148,9 @@ def task_split_hash(env_id: str) -> str:
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
-def eval_seed(task_index: int, trial: int) -> int:
-    """The reset seed of meta-test trial ``trial`` on test task ``task_index`` (same for every run)."""
-    return int(np.random.SeedSequence([_EVAL_SEED, task_index, trial]).generate_state(1)[0])
-
-
-def env_info(proto: EnvProtocol, env: gym.Env | None = None) -> EnvInfo:
-    """What an agent is told about ``proto``'s environment before it starts (spaces read from
-    ``env``, or from an env made here and closed)."""
-    own = env is None
-    if own:
-        env = gym.make(proto.env_id, task=0, split="test")
-    try:
-        return EnvInfo(
-            env_id=proto.env_id,
-            observation_space=env.observation_space,
-            action_space=env.action_space,
-            max_episode_steps=proto.max_episode_steps,
-            episodes_per_trial=proto.episodes_per_trial,
-            sparse_at_test=proto.sparse_at_test,
-        )
-    finally:
-        if own:
-            env.close()
-
-
-class ProtocolContext:
-    """The ``TrainContext`` of a protocol run: train tasks, and envs that count every step.
-
-    Steps are counted on the innermost environment, so neither wrappers nor ``env.unwrapped``
-    get around the count. ``allow(n)`` opens a meta-training call's allowance of ``n`` steps;
-    steps an agent leaves unused are not carried over.
-    """
-
-    def __init__(self, info: EnvInfo) -> None:
-        self.env_info = info
-        self.train_tasks: list[Task] = meld_envs.tasks(info.env_id, "train")
-        self.steps_used = 0  # meta-training env steps over the whole run
-        self._limit = 0
-        self._envs: list[gym.Env] = []
-
-    @property
-    def steps_remaining(self) -> int:
-        return self._limit - self.steps_used
-
-    def allow(self, steps: int) -> None:
-        self._limit = self.steps_used + int(steps)
-
-    def make_env(self, task: Task | int, reward_mode: str = "shaped") -> gym.Env:
-        """A Gymnasium env on train task ``task`` (a ``Task`` of the train split or an index)."""
-        if isinstance(task, Task) and task.split != "train":
-            raise ValueError(f"meta-training may use train tasks only; got {task!r}")
-        task = resolve(self.env_info.env_id, task, "train")
-        env = gym.make(self.env_info.env_id, task=task, split="train", reward_mode=reward_mode)
-        self._meter(env.unwrapped)
-        if self.env_info.episodes_per_trial > 1:
-            env = meld_envs.Trial(env, episodes=self.env_info.episodes_per_trial)
-        self._envs.append(env)
-        return env
-
-    def _meter(self, base: gym.Env) -> None:
-        inner_step: Callable = base.step
-
-        def step(action):
-            if self.steps_used >= self._limit:
-                raise BudgetExhausted(
-                    f"{self.env_info.env_id}: the meta-training allowance is used up "
-                    f"({self.steps_used} env steps taken, {self._limit} allowed so far)"
-                )
-            result = inner_step(action)
-            self.steps_used += 1
-            return result
-
-        base.step = step  # an instance attribute shadows the class method for every wrapper above it
-
-    def close(self) -> None:
-        for env in self._envs:
-            env.close()
-        self._envs.clear()
+def env_info(proto: EnvProtocol) -> EnvInfo:
+    """What an agent is told about ``proto``'s environment before it starts."""
+    return interface.env_info(proto.env_id)
 
 
 def _nan_safe_mean(values: list[float]) -> float:
@@ -232,18 +158,15 @@ def _nan_safe_mean(values: list[float]) -> float:
 
 
 def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env) -> dict[str, Any]:
-    """Meta-test ``agent`` on ``proto``'s test tasks; ``env`` is a test-split env of the right
-    reward mode (``make_test_env``). Returns the metrics of one evaluation record."""
+    """Meta-test ``agent`` on ``proto``'s test tasks (``trials_per_task`` trials each, reset seeds ``eval_seed``);
+    ``env`` is ``make_test_env(proto)``. Returns the metrics of one evaluation record."""
     per_task = []
     eval_steps = 0
     for task_index in proto.test_tasks:
-        successes, returns = [], []
-        for trial in range(proto.trials_per_task):
-            s, r, n = _run_trial(agent, proto, env, task_index, trial)
-            successes.append(s)
-            returns.append(r)
-            eval_steps += n
-        per_task.append({"task": task_index, "success": successes, "return": returns})
+        trials = [_run_trial(agent, proto, env, task_index, trial) for trial in range(proto.trials_per_task)]
+        eval_steps += sum(t.steps for t in trials)
+        per_task.append({"task": task_index, "success": [t.episode_success for t in trials],
+                         "return": [t.episode_returns for t in trials]})
     E = proto.episodes_per_trial
     success_per_episode = [_nan_safe_mean([float(t["success"][j][e]) for t in per_task for j in range(proto.trials_per_task)])
                            for e in range(E)]
@@ -260,38 +183,12 @@ def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env) -> dict[str, Any]:
 
 def make_test_env(proto: EnvProtocol) -> gym.Env:
     """The meta-test env: sparse rewards on sparse tasks, trials of ``episodes_per_trial``."""
-    env = gym.make(proto.env_id, task=proto.test_tasks[0], split="test",
-                   reward_mode="sparse" if proto.sparse_at_test else "shaped")
-    if proto.episodes_per_trial > 1:
-        env = meld_envs.Trial(env, episodes=proto.episodes_per_trial)
-    return env
+    return interface.make_test_env(proto.env_id, "test", task=proto.test_tasks[0])
 
 
-def _run_trial(agent: Any, proto: EnvProtocol, env: gym.Env, task_index: int, trial: int):
-    """One meta-test trial: per-episode success (final step's) and return, and steps taken."""
-    E = proto.episodes_per_trial
-    success, returns = [False] * E, [0.0] * E
-    agent.reset()
-    obs, info = env.reset(seed=eval_seed(task_index, trial), options={"task": task_index})
-    reward, visible, steps = 0.0, {"episode_in_trial": 0}, 0
-    while True:
-        action = agent.act(obs, reward, visible)
-        obs, reward, terminated, truncated, info = env.step(action)
-        reward = float(reward)
-        steps += 1
-        ended = info["final_info"] if info.get("episode_end") else info  # the episode this step belongs to
-        episode = int(ended.get("episode_in_trial", 0))
-        returns[episode] += reward
-        if info.get("episode_end") or terminated or truncated:
-            success[episode] = bool(ended["success"])  # paper B.1: an episode's success is its final step's
-        if terminated or truncated:
-            return success, returns, steps
-        visible = {k: info[k] for k in _VISIBLE_INFO_KEYS if k in info}
-
-
-def visible_info_keys() -> tuple[str, ...]:
-    """The ``info`` keys an agent may see at meta-test."""
-    return _VISIBLE_INFO_KEYS
+def _run_trial(agent: Any, proto: EnvProtocol, env: gym.Env, task_index: int, trial: int) -> interface.TrialResult:
+    """Meta-test trial ``trial`` on test task ``task_index``: the one trial runner, with the protocol's reset seed."""
+    return interface.run_trial(agent, env, task_index, eval_seed(task_index, trial))
 
 
 def describe() -> str:

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 import meld_envs
-from leaderboards import plots, protocol, results, stats
-from leaderboards.stats import Estimate
+from leaderboards import plots, protocol, results
+from meld_envs import stats
+from meld_envs.stats import Estimate
 
 _PLOTS = {
     "curves_success.png": "Success rate on test tasks vs meta-training env steps (mean, 95% CI)",

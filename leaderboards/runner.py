@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leaderboards import agents, protocol, results
-from leaderboards.interface import BudgetExhausted
+from meld_envs.interface import BudgetExhausted
 
 
 @dataclass(frozen=True)
@@ -180,15 +180,15 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
         return {"spec": str(spec), "path": path, "status": "complete", "success_rate": _last_success(existing)}
 
     test_env = protocol.make_test_env(proto)
-    ctx: protocol.ProtocolContext | None = None
+    ctx: protocol.TrainContext | None = None
     try:
-        info = protocol.env_info(proto, test_env)
+        info = protocol.env_info(proto)
         agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
         header = make_header(spec, proto, agent_cls, agent)
         if existing:
             _check_resumable(existing[0], header, path)
             header = existing[0]
-        ctx = protocol.ProtocolContext(info)
+        ctx = protocol.TrainContext(info)
         checkpoint = _latest_checkpoint(spec.checkpoint_dir)
         if checkpoint is None:
             if len(existing) > 1:

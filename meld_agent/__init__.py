@@ -11,8 +11,8 @@ baseline is the same agent with ``model__reward_input="none"`` (no reward eviden
 """
 from meld_agent.agent import MELD
 from meld_agent.config import PRESETS, MELDConfig, ModelConfig, ReplayConfig, SACConfig, TrainConfig, make_config
-from meld_agent.context import EnvSpec, LocalContext, env_spec
 from meld_agent.replay import TrialBatch, TrialReplay
+from meld_envs.interface import EnvInfo, TrainContext, env_info
 
 __all__ = ["MELD", "MELDConfig", "ModelConfig", "SACConfig", "ReplayConfig", "TrainConfig", "PRESETS", "make_config",
-           "EnvSpec", "LocalContext", "env_spec", "TrialReplay", "TrialBatch"]
+           "EnvInfo", "TrainContext", "env_info", "TrialReplay", "TrialBatch"]

@@ -11,11 +11,9 @@ It implements the leaderboard's agent interface by duck typing (``meta_train``, 
 """
 from __future__ import annotations
 
-import ast
-import json
-import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -24,11 +22,13 @@ import torch
 
 from meld_agent import checkpoint
 from meld_agent.config import MELDConfig, make_config, with_overrides
-from meld_agent.context import EnvSpec, LocalContext, agent_config, device_of, env_spec
+from meld_agent.context import agent_config, device_of
+from meld_agent.extensions import RandomOpenings
 from meld_agent.replay import TrialBatch, TrialReplay
 from meld_agent.update import Learner
+from meld_envs.interface import EnvInfo, TrainContext
 
-StepLogger = Any  # callable (metrics: dict[str, float], env_step: int) -> None
+StepLogger = Callable[[dict[str, float], int], None]  # (metrics, env_step) -> None
 
 
 class MELD:
@@ -41,10 +41,10 @@ class MELD:
     per-environment preset.
     """
 
-    def __init__(self, spec: MELDConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
+    def __init__(self, spec: MELDConfig | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         config, info = agent_config(spec, seed, config_overrides, MELDConfig, make_config, with_overrides)
         self.config: MELDConfig = config
-        self.env_info = info
+        self.env_info: EnvInfo = info
         self.device = device_of(config.device)
         self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
         self.action_size = int(np.prod(info.action_space.shape))
@@ -58,12 +58,14 @@ class MELD:
         self.rng = np.random.default_rng([config.seed, 0])  # tasks, env seeds, random actions
         self.act_generator = torch.Generator(device=self.device)  # policy noise while acting
         self.act_generator.manual_seed(config.seed + 2)
+        x = config.extensions
+        self.random_openings = RandomOpenings(x, self.episode_steps, self._uniform_action) if x.random_opening_fraction > 0 else None
         self.replay: TrialReplay | None = None
         self.replay_directory: str | None = None
         self.logger: StepLogger | None = None
         self.counters: dict[str, float] = defaultdict(float)  # env_steps, trials, updates, ...
         self._envs: dict[int, gym.Env] = {}  # envs of the current context, by task
-        self._ctx: Any = None
+        self._ctx: TrainContext | None = None
         self._filter: tuple[torch.Tensor, torch.Tensor] | None = None  # (z2 sample, last action) in a trial
         self.record_predictions = False  # keep predicted reward mean/std of each act() (Figure 6 view)
         self.predictions: list[tuple[float, float]] = []
@@ -75,13 +77,14 @@ class MELD:
         return cls(config)
 
     def stage_config(self, stage: int) -> MELDConfig:
-        """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and
-        still reconstructs shaped rewards and trains the critic on them, unless ``train.stage2_critic_reward``)."""
+        """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and still
+        reconstructs shaped rewards and trains the critic on them, unless ``extensions.stage2_sparse_critic``)."""
         if not self.two_stage:
             return self.config
         if stage == 1:
             return with_overrides(self.config, {"model.reward_input": "shaped"})
-        critic = self.config.train.stage2_critic_reward or self.config.sac.critic_reward
+        sparse_critic = self.config.extensions.stage2_sparse_critic is not None
+        critic = "sparse" if sparse_critic else self.config.sac.critic_reward
         return with_overrides(self.config, {"model.reward_input": "sparse", "sac.critic_reward": critic})
 
     def _make_learner(self, stage: int) -> Learner:
@@ -103,7 +106,7 @@ class MELD:
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
         prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
-        if prev_action is not None and model.config.episode_start_input:
+        if prev_action is not None and model.episode_start_input:
             prev_action = model.transition_input(prev_action, torch.tensor([float(episode_start)], device=self.device))
         (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, self.act_generator)
         belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
@@ -123,20 +126,16 @@ class MELD:
                             episode_start=bool((info or {}).get("episode_end", False)))
 
     # -- meta-training (Algorithm 1) ---------------------------------------------------------
-    def meta_train(self, ctx: Any = None, steps: int | None = None) -> dict[str, float]:
+    def meta_train(self, ctx: TrainContext | None = None, steps: int | None = None) -> dict[str, float]:
         """Meta-train for at most ``steps`` env steps on ``ctx``'s train tasks (a local context on the
         config's environment when ``ctx`` is None). Collects whole trials only; returns the last
         iteration's metrics. Can be called repeatedly; state carries over (and into checkpoints)."""
         if ctx is None:
-            ctx = LocalContext(self.env_info if isinstance(self.env_info, EnvSpec) else env_spec(self.config.env_id, self.config.obs_mode),
-                               self.config.obs_mode, self.config.train.num_train_tasks)
+            ctx = TrainContext(self.env_info, self.config.obs_mode, self.config.train.num_train_tasks)
             if steps is None:
                 raise ValueError("meta_train(steps=None) without a context: give steps=, the env-step budget")
             ctx.allow(steps)
-        budget = int(steps if steps is not None else ctx.steps_remaining)
-        remaining_in_ctx = getattr(ctx, "steps_remaining", None)
-        if remaining_in_ctx is not None:
-            budget = min(budget, int(remaining_in_ctx))
+        budget = int(ctx.steps_remaining if steps is None else min(steps, ctx.steps_remaining))
         tasks = list(ctx.train_tasks)
         if self.config.train.num_train_tasks is not None:
             tasks = tasks[: self.config.train.num_train_tasks]
@@ -203,7 +202,7 @@ class MELD:
         elif self.replay.num_tasks != num_tasks:
             raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
 
-    def _env(self, ctx: Any, tasks: list, task: int) -> gym.Env:
+    def _env(self, ctx: TrainContext, tasks: list, task: int) -> gym.Env:
         if task not in self._envs:
             self._envs[task] = ctx.make_env(tasks[task], reward_mode="shaped")
         return self._envs[task]
@@ -213,7 +212,7 @@ class MELD:
             env.close()
         self._envs = {}
 
-    def _collect(self, ctx: Any, tasks: list, task: int, random: bool) -> tuple[int, float, float]:
+    def _collect(self, ctx: TrainContext, tasks: list, task: int, random: bool) -> tuple[int, float, float]:
         """One trial on ``tasks[task]`` (Algorithm 1, lines 5-11); stored when it ran its full length.
         Returns env steps taken, the trial's shaped return and whether its last step succeeded."""
         env = self._env(ctx, tasks, task)
@@ -221,22 +220,14 @@ class MELD:
         frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
         self.reset()
         reward_in, success, steps, new_episode = 0.0, False, 0, False
-        t = self.config.train
-        # a share of trials open their later episodes at random (train.random_opening_*); no draw when it is 0
-        explore = not random and t.random_opening_fraction > 0 and self.rng.random() < t.random_opening_fraction
+        openings = self.random_openings if not random and self.random_openings and self.random_openings.start_trial(self.rng) else None
         while True:
-            into = steps % self.episode_steps  # steps into the current episode
-            if into == 0:
-                opening_rewarded = False
             if random:
                 action = self._uniform_action()
             else:
                 action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
-                if explore and steps >= self.episode_steps and into < t.random_opening_steps and not opening_rewarded:
-                    if into == 0 or not t.random_opening_hold:  # held: one draw per opening
-                        opening = self._uniform_action()
-                    action = opening
-                    self._filter = (self._filter[0], torch.as_tensor(action, device=self.device).unsqueeze(0))  # the belief reads the action taken
+                if openings is not None:
+                    action = self._opening_action(openings, steps, action)
             obs, reward, terminated, truncated, info = env.step(action)
             steps += 1
             new_episode = bool(info.get("episode_end", False))
@@ -244,7 +235,8 @@ class MELD:
             shaped.append(float(step_info.get("shaped_reward", reward)))
             sparse.append(float(step_info.get("sparse_reward", reward)))
             success = bool(step_info.get("success", False))
-            opening_rewarded |= t.random_opening_until_reward and sparse[-1] > 0
+            if openings is not None:
+                openings.observe(sparse[-1])
             frames.append(obs)
             actions.append(action)
             reward_in = {"shaped": shaped[-1], "sparse": sparse[-1], "none": 0.0}[self.reward_input]
@@ -260,25 +252,25 @@ class MELD:
     def _uniform_action(self) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
 
+    def _opening_action(self, openings: RandomOpenings, step: int, action: np.ndarray) -> np.ndarray:
+        """``extensions.random_opening_*``: the opening's action at ``step`` in place of the policy's, which the belief
+        then reads as the action taken."""
+        chosen = openings.action(step)
+        if chosen is None:
+            return action
+        self._filter = (self._filter[0], torch.as_tensor(chosen, device=self.device).unsqueeze(0))
+        return chosen
+
     def _train(self, n_model: int, n_ac: int, phase: str) -> dict[str, float]:
         assert self.replay is not None
         t = self.config.train
         trials = max(1, t.model_batch_steps // self.trial_frames)
         per_task = max(1, -(-trials // t.tasks_per_update))  # ceil
-        ac_per_task = None if t.ac_batch_trials is None else max(1, -(-t.ac_batch_trials // t.tasks_per_update))
+        step = self._train_step if self.config.extensions.ac_batch_trials is None else self._train_step_own_ac_batch
         sums: dict[str, float] = defaultdict(float)
         n = max(n_model, n_ac)
-
-        def sample(trials_per_task: int) -> TrialBatch:
-            return self.replay.sample(t.tasks_per_update, trials_per_task, self.device)
-
         for i in range(n):
-            if ac_per_task is None:  # one batch and one posterior pass serve both updates
-                metrics = self.learner.train_step(sample(per_task), model=i < n_model, actor_critic=i < n_ac)
-            else:  # the actor-critic draws its own, larger batch of trials
-                metrics = self.learner.train_step(sample(per_task), model=True, actor_critic=False) if i < n_model else {}
-                if i < n_ac:
-                    metrics.update(self.learner.train_step(sample(ac_per_task), model=False, actor_critic=True))
+            metrics = step(per_task, model=i < n_model, actor_critic=i < n_ac)
             for k, v in metrics.items():
                 sums[k] += v / n
             self.counters["updates"] += 1
@@ -286,10 +278,26 @@ class MELD:
             self._log({f"{k}_pretrain": v for k, v in sums.items()})
         return dict(sums)
 
+    def _sample(self, trials_per_task: int) -> TrialBatch:
+        assert self.replay is not None
+        return self.replay.sample(self.config.train.tasks_per_update, trials_per_task, self.device)
+
+    def _train_step(self, trials_per_task: int, model: bool, actor_critic: bool) -> dict[str, float]:
+        """One batch of trials and one posterior pass serve both updates (Algorithm 1, lines 13-21)."""
+        return self.learner.train_step(self._sample(trials_per_task), model=model, actor_critic=actor_critic)
+
+    def _train_step_own_ac_batch(self, trials_per_task: int, model: bool, actor_critic: bool) -> dict[str, float]:
+        """``extensions.ac_batch_trials``: the actor-critic draws its own batch of trials, with its own posterior pass."""
+        metrics = self.learner.train_step(self._sample(trials_per_task), model=True, actor_critic=False) if model else {}
+        if actor_critic:
+            ac_per_task = max(1, -(-self.config.extensions.ac_batch_trials // self.config.train.tasks_per_update))
+            metrics.update(self.learner.train_step(self._sample(ac_per_task), model=False, actor_critic=True))
+        return metrics
+
     def _next_stage(self) -> None:
         """Appendix C: a second agent, whose model reads sparse rewards, starts on the first one's data."""
         stage2 = self._make_learner(2)
-        if self.config.train.stage2_init_from_stage1:
+        if self.config.extensions.stage2_init_from_stage1:
             stage2.load_state_dict({**self.learner.state_dict(), "generator": stage2.generator.get_state()})
         self.learner = stage2
         self.stage = 2
@@ -301,48 +309,24 @@ class MELD:
             self.logger(metrics, int(self.counters["env_steps"]))
 
     # -- persistence -------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """Everything but the replay's arrays, torch-serialisable."""
-        counters = {k: float(v) for k, v in self.counters.items()}
-        return {
-            "config": self.config.to_json(), "stage": self.stage, "learner": self.learner.state_dict(),
-            "counters": counters, "rng": repr(self.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
-        }
-
     def save(self, path: str, extra: dict[str, Any] | None = None) -> None:
         """Write everything needed to continue exactly (networks, optimizers, replay, RNG states,
         counters) to the folder ``path``, atomically. ``extra`` (JSON-like) is stored alongside."""
-        state = self.state()
-        state["extra"] = repr(extra or {})
-        replay = self.replay
-        checkpoint.save(path, state, replay.save if replay is not None else None)
+        checkpoint.save_agent(path, self.config, {"stage": self.stage, **checkpoint.learner_state(self)}, self.replay, extra)
 
     def load(self, path: str, weights_only: bool = False) -> dict[str, Any]:
         """Restore what ``save`` wrote (``weights_only``: networks only, no replay or optimizers, e.g.
         for evaluation). A ``ValueError`` names what is wrong with a corrupt checkpoint. Returns the
         ``extra`` dict given to ``save``."""
-        state = checkpoint.load_state(path)
-        try:
-            saved = MELDConfig.from_dict(json.loads(state["config"]))
-            if saved != self.config:
-                raise ValueError(f"checkpoint {path!r} was written by an agent with another config; "
-                                 f"build the agent from its config.json (MELDConfig.from_dict)")
+        state = checkpoint.load_agent(path, self.config)
+        with checkpoint.restoring(path):
             if int(state["stage"]) != self.stage:
                 self.stage = int(state["stage"])
                 self.learner = self._make_learner(self.stage)
             self.learner.load_state_dict(state["learner"], weights_only=weights_only)
             if not weights_only:
-                self.counters = defaultdict(float, state["counters"])
-                self.rng.bit_generator.state = ast.literal_eval(state["rng"])
-                self.act_generator.set_state(state["act_generator"])
-                if os.path.exists(os.path.join(path, "replay.json")):
-                    with open(os.path.join(path, "replay.json")) as f:
-                        self._ensure_replay(len(json.load(f)["counts"]))
-                    assert self.replay is not None
-                    self.replay.load(path)
-            return ast.literal_eval(state.get("extra", "{}"))
-        except (KeyError, TypeError, RuntimeError, SyntaxError) as e:
-            raise ValueError(f"checkpoint {path!r} is corrupt or from another version: {type(e).__name__}: {e}") from None
+                checkpoint.restore_learner_state(self, state, path)
+            return checkpoint.extra_of(state)
 
     def close(self) -> None:
         self._close_envs()

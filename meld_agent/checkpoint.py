@@ -7,15 +7,20 @@ checkpoint intact; on load every file is checked against the manifest and anythi
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+
+from meld_agent.config import config_from_dict, config_to_json
 
 FORMAT = "meld_agent-checkpoint"
 VERSION = 1
@@ -84,3 +89,54 @@ def load_state(path: str) -> dict[str, Any]:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # a file that matches its checksum but not our format
         raise ValueError(f"checkpoint {path!r} is corrupt: state.pt does not load ({type(e).__name__}: {e})") from None
+
+
+# -- an agent's checkpoint: its config, state and extra, for every agent of this repository ----------------------------
+def save_agent(path: str, config: Any, state: dict[str, Any], replay: Any = None, extra: dict[str, Any] | None = None) -> None:
+    """An agent's checkpoint at ``path``: its config (as JSON, checked by ``load_agent``), ``state`` (torch-serialisable),
+    ``extra`` (a JSON-like dict given back by ``extra_of``) and, with a ``replay``, the files its ``save`` writes."""
+    save(path, {"config": config_to_json(config), **state, "extra": repr(extra or {})},
+         replay.save if replay is not None else None)
+
+
+def load_agent(path: str, config: Any) -> dict[str, Any]:
+    """The state of the checkpoint at ``path``, written by an agent built with ``config``; a ``ValueError`` when it
+    is corrupt or was written under another config."""
+    state = load_state(path)
+    with restoring(path):
+        if config_from_dict(type(config), json.loads(state["config"])) != config:
+            raise ValueError(f"checkpoint {path!r} was written by an agent with another config; "
+                             f"build the agent from its config.json")
+    return state
+
+
+def extra_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The ``extra`` dict given to ``save_agent``."""
+    return ast.literal_eval(state.get("extra", "{}"))
+
+
+@contextlib.contextmanager
+def restoring(path: str) -> Iterator[None]:
+    """Turns what a checkpoint of another layout raises while an agent restores it into a ``ValueError`` naming it."""
+    try:
+        yield
+    except (KeyError, TypeError, RuntimeError, SyntaxError) as e:
+        raise ValueError(f"checkpoint {path!r} is corrupt or from another version: {type(e).__name__}: {e}") from None
+
+
+def learner_state(agent: Any) -> dict[str, Any]:
+    """What MELD and PEARL keep besides their config: networks and optimizers (``learner``), counters, the numpy
+    generator of tasks and actions (``rng``) and the torch generator of acting (``act_generator``)."""
+    return {"learner": agent.learner.state_dict(), "counters": {k: float(v) for k, v in agent.counters.items()},
+            "rng": repr(agent.rng.bit_generator.state), "act_generator": agent.act_generator.get_state()}
+
+
+def restore_learner_state(agent: Any, state: dict[str, Any], path: str) -> None:
+    """Undo ``learner_state`` (the learner's own ``load_state_dict`` excepted) and refill the replay from ``path``."""
+    agent.counters = defaultdict(float, state["counters"])
+    agent.rng.bit_generator.state = ast.literal_eval(state["rng"])
+    agent.act_generator.set_state(state["act_generator"])
+    if os.path.exists(os.path.join(path, "replay.json")):
+        with open(os.path.join(path, "replay.json")) as f:
+            agent._ensure_replay(len(json.load(f)["counts"]))
+        agent.replay.load(path)

@@ -1,9 +1,14 @@
 """Configuration of the MELD agent: one frozen dataclass per component, composed into ``MELDConfig``.
 
-Defaults are the paper's (Table 1, appendix A) unless a field says otherwise; ``PRESETS`` holds the
-per-environment overrides with their source. ``make_config(env_id, **overrides)`` applies the preset
-of ``env_id`` and then the caller's overrides; overrides are written ``section__field=value`` (Python)
-or ``section.field=value`` (command line), or as a bare ``field=value`` when the name is unique.
+``ModelConfig``, ``SACConfig``, ``ReplayConfig`` and ``TrainConfig`` hold what the paper and the authors' code
+define, with their defaults (Table 1, appendix A) unless a field says otherwise. ``ExtensionsConfig`` holds the
+additions to the paper's algorithm, every one off by default (docs/nav2d_learning.md, "Extensions", says what each
+did). ``PRESETS`` holds the per-environment overrides with their source. ``make_config(env_id, **overrides)``
+applies the preset of ``env_id`` and then the caller's overrides; overrides are written ``section__field=value``
+(Python) or ``section.field=value`` (command line), or as a bare ``field=value`` when the name is unique.
+
+The generic part (overrides, JSON, tables of nested frozen dataclasses) serves every agent of the repository:
+``override``, ``config_from_dict``, ``config_to_json``, ``config_table``, ``parse_setting``.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 REWARD_CHOICES = ("shaped", "sparse")
 REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
@@ -35,8 +40,6 @@ class ModelConfig:
     reward_repeat: int = 32  # copies of r concatenated to the image features; reference num_repeat_when_concatenate
     reward_input: str = "shaped"  # reward given to q as evidence: shaped | sparse | none (= SLAC, no reward evidence)
     reward_target: str = "shaped"  # reward that p(r|z) reconstructs (appendix C: shaped even when the input is sparse)
-    episode_start_input: bool = False  # append e_t (1 on the first frame of a trial's later episode, which the env
-    # reports) to a_{t-1} in the prior, posterior and z2 transition, so the prior can predict the reset; not in the paper
     conv_dtype: str = "float32"  # float32 | bfloat16: the conv encoder/decoder under bfloat16 autocast (weights, latents
     # and losses stay float32); 1.3-1.7x the model updates/s on CPUs with AVX-512 BF16 or AMX (BENCHMARKS.md), slower without
     learning_rate: float = 1e-4  # paper Table 1
@@ -57,19 +60,7 @@ class SACConfig:
     tau: float = 0.005  # target critic Polyak rate
     batch_size: int = 256  # transitions per actor-critic update; reference ac_bs_in_steps (256 cheetah, 512 paper Table 1)
     critic_reward: str = "shaped"  # reward the critic learns from (appendix C: shaped during meta-training)
-    critic_shaped_weight: float = 0.0  # with critic_reward "sparse": the critic learns from sparse + this x shaped, so the
-    # goal region's centre is worth more than its edge (ours, not in the paper; BENCHMARKS.md "Learning", J0-mix); MELD and PEARL
     deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
-    n_step: int = 1  # critic targets sum this many rewards before bootstrapping (fewer near a trial's end); 1: SAC's
-    # one-step target (paper). Ours, for credit across the episode boundary (BENCHMARKS.md "Learning", run N)
-    opening_fraction: float = 0.0  # share of each batch's transitions drawn from the first ``opening_steps`` steps of a
-    # trial's later episodes, where a memory of the earlier ones pays; the rest uniform. 0: uniform (paper). Ours
-    # (BENCHMARKS.md "Learning", run Q); single-episode trials have no such steps and sample uniformly
-    opening_steps: int = 5
-    later_shaped_weight: float | None = None  # with critic_reward "sparse": critic_shaped_weight for the rewards of a
-    # trial's later episodes, where the goal is known and each step towards it should pay (appendix C's shaped critic),
-    # while the first episode's stays sparse so that searching pays. None: critic_shaped_weight throughout. Ours
-    # (BENCHMARKS.md "Learning", runs V-Z)
 
 
 @dataclass(frozen=True)
@@ -96,20 +87,35 @@ class TrainConfig:
     model_batch_steps: int = 256  # frames per model batch, whole trials (>= 1 trial); reference model_bs_in_steps
     model_train_ratio: float = 0.8  # model updates per env step; reference 640 steps / (20 tasks x 40 steps)
     ac_train_ratio: float = 0.8  # actor-critic updates per env step; reference ac_train_ratio
-    ac_batch_trials: int | None = None  # trials an actor-critic batch is drawn from; None: the model batch's trials,
-    # one posterior pass for both (the reference's way); more decorrelates its transitions at the cost of a second pass
     two_stage: bool | None = None  # appendix C sparse procedure; None: on when the env is sparse at test
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
-    stage2_init_from_stage1: bool = False  # warm-start stage-2 networks from stage 1 (the paper starts them fresh)
-    stage2_critic_reward: str | None = None  # reward stage 2's critic learns from; None: sac.critic_reward (paper: shaped)
+
+
+@dataclass(frozen=True)
+class ExtensionsConfig:
+    """Additions to the paper's algorithm, each off by default; docs/nav2d_learning.md ("Extensions") says what each
+    did on Nav2D. A preset that turns one on says so in its source line (``PRESET_SOURCES``)."""
+
+    episode_start_input: bool = False  # append e_t (1 on the first frame of a trial's later episode, which the env
+    # reports) to a_{t-1} in the prior, posterior and z2 transition, so that the prior can predict the reset
+    stage2_init_from_stage1: bool = False  # appendix C's stage 2 starts from stage 1's networks (the paper: fresh ones)
+    stage2_sparse_critic: float | None = None  # stage 2's critic learns from the sparse reward + this x the shaped one,
+    # so that searching pays while the goal region's centre still outranks its edge; None: the shaped reward (appendix C)
+    ac_batch_trials: int | None = None  # the actor-critic draws its own batch of this many trials (one more posterior
+    # pass, less correlated transitions); None: it reuses the model batch's trials (the reference's way)
+    n_step: int = 1  # critic targets sum this many discounted rewards before bootstrapping (fewer near a trial's end),
+    # for credit across the episode boundary; 1: SAC's one-step target
+    opening_fraction: float = 0.0  # share of each actor-critic batch drawn from the first ``opening_steps`` steps of a
+    # trial's later episodes, where a memory of the earlier ones pays; 0: uniform over the batch's steps
+    opening_steps: int = 5
     random_opening_fraction: float = 0.0  # share of collected trials whose later episodes open with
-    # ``random_opening_steps`` uniform random actions (the belief reads them), so that the critic sees openings in every
-    # direction whatever the memory holds. 0: the policy throughout (paper). Ours (BENCHMARKS.md "Learning", run V)
+    # ``random_opening_steps`` uniform random actions (the belief reads them), so that the critic sees openings in
+    # every direction whatever the memory holds; 0: the policy throughout
     random_opening_steps: int = 3
     random_opening_hold: bool = False  # one random action per opening, held for its steps (temporally extended
-    # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction (runs V-Z)
-    random_opening_until_reward: bool = False  # the opening ends at its first step with a sparse reward > 0, and the policy
-    # takes over on the goal instead of being carried past it; ours (BENCHMARKS.md "Learning", fourteenth session)
+    # exploration, as in Dabney et al. 2021's epsilon-z-greedy), so that the opening travels in one direction
+    random_opening_until_reward: bool = False  # an opening ends at its first step with a sparse reward > 0, so that the
+    # policy takes over on the goal instead of being carried past it
 
 
 @dataclass(frozen=True)
@@ -124,56 +130,127 @@ class MELDConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    extensions: ExtensionsConfig = field(default_factory=ExtensionsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return config_to_json(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MELDConfig:
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            if name not in sections:
-                raise ValueError(f"unknown config field {name!r}; allowed: {', '.join(sections)}")
-            sub = _SECTIONS.get(name)
-            kwargs[name] = _build(sub, value) if sub is not None else value
-        return cls(**kwargs)
+        return config_from_dict(cls, data)
 
     def flat(self) -> dict[str, Any]:
         """``{"model.latent1_size": 32, ..., "seed": 0}``: one entry per field."""
-        return _flatten(self.to_dict())
+        return flat(self)
 
     def table(self) -> str:
         """The config as a two-column Markdown table, one row per field."""
-        rows = ["| field | value |", "|---|---|"]
-        for key, value in sorted(self.flat().items()):
-            rows.append(f"| {key} | {value} |")
-        return "\n".join(rows)
+        return config_table(self)
 
 
-_SECTIONS: dict[str, type] = {"model": ModelConfig, "sac": SACConfig, "replay": ReplayConfig, "train": TrainConfig}
+# -- nested frozen dataclass configs, for every agent here --------------------------------------------------------------
+C = TypeVar("C")
 
 
-def _build(cls: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    bad = set(values) - names
-    if bad:
-        raise ValueError(f"unknown {cls.__name__} fields {sorted(bad)}; allowed: {', '.join(sorted(names))}")
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**fixed)
+def field_paths(config_type: type) -> list[str]:
+    """Every settable field of ``config_type`` as ``section.field`` (or ``field`` at the top)."""
+    paths = []
+    for f in dataclasses.fields(config_type):
+        section = _section_type(config_type, f.name)
+        paths += [f"{f.name}.{g.name}" for g in dataclasses.fields(section)] if section else [f.name]
+    return paths
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+def _section_type(config_type: type, name: str) -> type | None:
+    default = getattr(config_type(), name)
+    return type(default) if dataclasses.is_dataclass(default) else None
+
+
+def resolve_field(config_type: type, key: str) -> str:
+    """``section.field`` for ``key`` given as ``section.field``, ``section__field`` or a unique ``field``."""
+    key = key.replace("__", ".")
+    paths = field_paths(config_type)
+    if key in paths:
+        return key
+    matches = [p for p in paths if "." not in key and p.rsplit(".", 1)[-1] == key]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ValueError(f"config field {key!r} is ambiguous; write one of {', '.join(matches)}")
+    raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(paths))}")
+
+
+def _coerce(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value  # JSON lists back to the tuples the dataclasses hold
+
+
+def override(config: C, overrides: dict[str, Any]) -> C:
+    """A copy of ``config`` with ``overrides`` applied (keys as ``resolve_field`` reads them); values unchecked."""
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for raw, value in overrides.items():
+        section, _, name = resolve_field(type(config), raw).rpartition(".")
+        if section:
+            nested.setdefault(section, {})[name] = _coerce(value)
         else:
-            out[f"{prefix}{k}"] = v
+            top[name] = _coerce(value)
+    for section, values in nested.items():
+        top[section] = dataclasses.replace(getattr(config, section), **values)
+    return dataclasses.replace(config, **top)
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild a config written by ``config_to_json``; fields it lacks take their defaults, unknown ones are refused."""
+    kwargs: dict[str, Any] = {}
+    names = [f.name for f in dataclasses.fields(cls)]
+    for name, value in data.items():
+        if name not in names:
+            raise ValueError(f"unknown config field {name!r}; allowed: {', '.join(names)}")
+        section = _section_type(cls, name)
+        if section is not None:
+            allowed = {f.name for f in dataclasses.fields(section)}
+            bad = set(value) - allowed
+            if bad:
+                raise ValueError(f"unknown {section.__name__} fields {sorted(bad)}; allowed: {', '.join(sorted(allowed))}")
+            kwargs[name] = section(**{k: _coerce(v) for k, v in value.items()})
+        else:
+            kwargs[name] = _coerce(value)
+    return cls(**kwargs)
+
+
+def config_to_json(config: Any) -> str:
+    return json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
+
+
+def flat(config: Any) -> dict[str, Any]:
+    """``{"section.field": value, ..., "field": value}``: one entry per field."""
+    out: dict[str, Any] = {}
+    for name, value in dataclasses.asdict(config).items():
+        if isinstance(value, dict):
+            out.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            out[name] = value
     return out
+
+
+def config_table(config: Any) -> str:
+    """The config as a two-column Markdown table, one row per field."""
+    return "\n".join(["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in sorted(flat(config).items())])
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``"sac.batch_size=64"`` -> ``("sac.batch_size", 64)``; values are JSON, else strings."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise ValueError(f"--set {text!r}: expected section.field=value, e.g. sac.batch_size=64")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
 
 
 # Per-environment presets: overrides of the paper defaults, each with where it comes from.
@@ -229,10 +306,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.model_train_ratio": 0.2,  # cpu: 80 model updates per iteration
         "train.ac_train_ratio": 0.8,  # reference ratio for the (cheaper) actor-critic: 320 per iteration
         "train.stage1_env_steps": 12_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
-        "train.stage2_init_from_stage1": True,  # cpu: warm-start stage 2 (the paper starts it fresh)
-        "model.episode_start_input": True,  # ours: the prior sees the reset (BENCHMARKS.md "Learning", run F)
+        "extensions.stage2_init_from_stage1": True,  # cpu: warm-start stage 2 (the paper starts it fresh)
+        "extensions.episode_start_input": True,  # the prior sees the reset (docs/nav2d_learning.md)
         "sac.initial_alpha": 0.1,  # cpu: with few updates a temperature starting at 1 stays too high too long
-        "sac.gamma": 0.95,  # cpu: a 20-step horizon for the 40-step trial; with the flag, steadier than 0.99 (run F)
+        "sac.gamma": 0.95,  # cpu: a 20-step horizon for the 40-step trial; with the reset flag, steadier than 0.99
         "sac.batch_size": 256,  # reference ac_bs_in_steps
         "replay.capacity_frames_per_task": 10_000,  # as the reference for its envs: 243 trials per task, 3.7 GB of pixels
     },
@@ -243,7 +320,8 @@ PRESET_SOURCES: dict[str, str] = {
     "meld/Reacher-v0": "reference 2_sawyerReacher_1episode.gin (latents, collection); paper Table 1 otherwise",
     "meld/PegInsert-v0": "reference 2_sawyerPeg_1episode.gin (latents, collection); paper Table 1 otherwise",
     "meld/ButtonPress-v0": "reference 0_meld_sparse.gin + 2_sawyerButtons_2episodes_sparse.gin",
-    "meld/Nav2D-v0": "not in the paper's code; sized for a 2-core CPU (see comments)",
+    "meld/Nav2D-v0": "not in the paper's code; sized for a 2-core CPU (see comments); extensions on: "
+                     "episode_start_input, stage2_init_from_stage1",
 }
 
 
@@ -256,45 +334,14 @@ def presets_table() -> str:
     return "\n".join(rows)
 
 
-def _field_index() -> dict[str, list[str]]:
-    index: dict[str, list[str]] = {}
-    for section, cls in _SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            index.setdefault(f.name, []).append(f"{section}.{f.name}")
-    for f in dataclasses.fields(MELDConfig):
-        if f.name not in _SECTIONS:
-            index.setdefault(f.name, []).append(f.name)
-    return index
-
-
 def resolve_key(key: str) -> str:
-    """``section.field`` for ``key`` given as ``section.field``, ``section__field`` or a unique ``field``."""
-    key = key.replace("__", ".")
-    index = _field_index()
-    if "." in key:
-        section, _, name = key.partition(".")
-        if section in _SECTIONS and name in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
-            return key
-        raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(p for ps in index.values() for p in ps))}")
-    paths = index.get(key)
-    if not paths:
-        raise ValueError(f"unknown config field {key!r}; allowed: {', '.join(sorted(p for ps in index.values() for p in ps))}")
-    if len(paths) > 1:
-        raise ValueError(f"config field {key!r} is ambiguous; write one of {', '.join(paths)}")
-    return paths[0]
+    """``section.field`` of ``MELDConfig`` for ``key`` given as ``section.field``, ``section__field`` or a unique ``field``."""
+    return resolve_field(MELDConfig, key)
 
 
 def with_overrides(config: MELDConfig, overrides: dict[str, Any]) -> MELDConfig:
     """A copy of ``config`` with ``overrides`` (keys as in ``resolve_key``) applied and checked."""
-    data = config.to_dict()
-    for raw_key, value in overrides.items():
-        path = resolve_key(raw_key)
-        if "." in path:
-            section, _, name = path.partition(".")
-            data[section][name] = value
-        else:
-            data[path] = value
-    return check(MELDConfig.from_dict(data))
+    return check(override(config, overrides))
 
 
 def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDConfig:
@@ -305,31 +352,24 @@ def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDConfig:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``"model.latent1_size=64"`` -> ``("model.latent1_size", 64)``; values are JSON, else strings."""
-    key, sep, raw = text.partition("=")
-    if not sep:
-        raise ValueError(f"--set {text!r}: expected section.field=value, e.g. model.latent1_size=64")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return resolve_key(key.strip()), value
+    key, value = parse_setting(text)
+    return resolve_key(key), value
 
 
 def check(config: MELDConfig) -> MELDConfig:
     """``config`` if its values are allowed; a ``ValueError`` naming the bad value otherwise."""
-    m, s, r, t = config.model, config.sac, config.replay, config.train
+    m, s, r, t, x = config.model, config.sac, config.replay, config.train, config.extensions
     if config.obs_mode not in ("pixels", "state"):
         raise ValueError(f"obs_mode={config.obs_mode!r}; allowed: 'pixels', 'state'")
     if m.reward_input not in REWARD_INPUT_CHOICES:
         raise ValueError(f"model.reward_input={m.reward_input!r}; allowed: {', '.join(map(repr, REWARD_INPUT_CHOICES))}")
-    for name, value in (("model.reward_target", m.reward_target), ("sac.critic_reward", s.critic_reward),
-                        ("train.stage2_critic_reward", t.stage2_critic_reward or "shaped")):
+    for name, value in (("model.reward_target", m.reward_target), ("sac.critic_reward", s.critic_reward)):
         if value not in REWARD_CHOICES:
             raise ValueError(f"{name}={value!r}; allowed: 'shaped', 'sparse'")
-    for name, value in (("sac.critic_shaped_weight", s.critic_shaped_weight), ("sac.later_shaped_weight", s.later_shaped_weight)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r}: must be a finite number >= 0")
-    for name, value in (("sac.opening_fraction", s.opening_fraction), ("train.random_opening_fraction", t.random_opening_fraction)):
+    if x.stage2_sparse_critic is not None and not (math.isfinite(x.stage2_sparse_critic) and x.stage2_sparse_critic >= 0):
+        raise ValueError(f"extensions.stage2_sparse_critic={x.stage2_sparse_critic!r}: must be a finite number >= 0, or None")
+    for name, value in (("extensions.opening_fraction", x.opening_fraction),
+                        ("extensions.random_opening_fraction", x.random_opening_fraction)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
@@ -341,10 +381,11 @@ def check(config: MELDConfig) -> MELDConfig:
     if r.sequence_length is not None and r.sequence_length < 2:
         raise ValueError(f"replay.sequence_length={r.sequence_length}: need >= 2 frames or None (whole trials)")
     for name, value in (("replay.capacity_frames_per_task", r.capacity_frames_per_task), ("sac.batch_size", s.batch_size),
-                        ("sac.n_step", s.n_step), ("sac.opening_steps", s.opening_steps), ("train.collect_tasks", t.collect_tasks),
-                        ("train.tasks_per_update", t.tasks_per_update), ("train.random_opening_steps", t.random_opening_steps),
-                        ("train.trials_per_task", t.trials_per_task), ("train.model_batch_steps", t.model_batch_steps),
-                        ("train.ac_batch_trials", 1 if t.ac_batch_trials is None else t.ac_batch_trials)):
+                        ("extensions.n_step", x.n_step), ("extensions.opening_steps", x.opening_steps),
+                        ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
+                        ("extensions.random_opening_steps", x.random_opening_steps), ("train.trials_per_task", t.trials_per_task),
+                        ("train.model_batch_steps", t.model_batch_steps),
+                        ("extensions.ac_batch_trials", 1 if x.ac_batch_trials is None else x.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r}: must be a positive integer")
     for name, value in (("train.model_train_ratio", t.model_train_ratio), ("train.ac_train_ratio", t.ac_train_ratio),

@@ -18,8 +18,9 @@ import torch
 
 from meld_agent.agent import MELD
 from meld_agent.config import MELDConfig
-from meld_agent.evaluation import RandomAgent, plot_reward_belief, run_trials, summarize
+from meld_agent.evaluation import plot_reward_belief, summarize
 from meld_agent.train import CHECKPOINT
+from meld_envs.interface import RandomAgent, run_trials
 
 
 def load_run(run_dir: str) -> MELD:
@@ -35,8 +36,9 @@ def load_run(run_dir: str) -> MELD:
 
 
 def evaluate(run_dir: str, split: str = "test", trials: int = 1, tasks: int | None = None, video: bool = False,
-             seed: int = 12345, plots: bool = True) -> dict:
-    """Run the evaluation and write its files; returns ``{"meld": summary, "random": summary}``."""
+             seed: int | None = None, plots: bool = True) -> dict:
+    """Run the evaluation and write its files; returns ``{"meld": summary, "random": summary}``. Reset seeds are the
+    protocol's (``meld_envs.interface.eval_seed``) unless ``seed`` draws other starts."""
     agent = load_run(run_dir)
     config = agent.config
     out = os.path.join(run_dir, f"eval_{split}")
@@ -44,7 +46,7 @@ def evaluate(run_dir: str, split: str = "test", trials: int = 1, tasks: int | No
     task_list = None if tasks is None else list(range(tasks))
     results = run_trials(agent, config.env_id, split, task_list, trials, config.obs_mode, seed=seed,
                          video_dir=out if video else None)
-    random_results = run_trials(RandomAgent(agent.action_size, seed), config.env_id, split, task_list, trials, config.obs_mode, seed=seed)
+    random_results = run_trials(RandomAgent(agent.env_info, seed=0), config.env_id, split, task_list, trials, config.obs_mode, seed=seed)
     summary = {"meld": summarize(results), "random": summarize(random_results)}
     if plots:
         seen = set()
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=1, help="trials per task")
     p.add_argument("--tasks", type=int, default=None, help="only the first N tasks of the split")
     p.add_argument("--video", action="store_true", help="write an mp4 per trial (goal drawn)")
-    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--seed", type=int, default=None,
+                   help="other reset seeds (seed + 1000 x task + trial); default: the protocol's meta-test seeds")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rows = sorted(set(summary["meld"]) | set(summary["random"]))
-    print(f"| metric | MELD | random |\n|---|---:|---:|")
+    print("| metric | MELD | random |\n|---|---:|---:|")
     for k in rows:
         print(f"| {k} | {summary['meld'].get(k, float('nan')):.3f} | {summary['random'].get(k, float('nan')):.3f} |")
     return 0

@@ -1,106 +1,14 @@
-"""Meta-testing (Algorithm 2) on held-out tasks, as the leaderboard protocol runs it: the agent sees
-observations, the test-time reward (sparse where the env is sparse at test) and
-``episode_in_trial`` / ``episode_end``, never the task or the shaped reward.
+"""Summaries of meta-test trials (Algorithm 2) and the Figure 6 view of the belief.
+
+The trials themselves are run by ``meld_envs.interface.run_trials``, the protocol's own trial runner, so a number
+here is the leaderboard's number on the same tasks and reset seeds.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import Any
-
-import gymnasium as gym
 import numpy as np
 
-import meld_envs
-
-
-@dataclass
-class TrialResult:
-    """One test trial: per-episode return of the test reward, shaped return and success."""
-
-    task: int
-    episode_returns: list[float]
-    episode_shaped_returns: list[float]
-    episode_success: list[bool]  # the episode's last step succeeded (paper B.1)
-    rewards: list[float] = field(default_factory=list)  # test reward of every step
-    shaped_rewards: list[float] = field(default_factory=list)
-    predictions: list[tuple[float, float]] = field(default_factory=list)  # agent's predicted reward mean/std per step
-
-
-class RandomAgent:
-    """Uniform random actions from an owned generator: the floor every agent must beat."""
-
-    def __init__(self, action_size: int, seed: int = 0) -> None:
-        self.action_size = action_size
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self) -> None:
-        pass
-
-    def act(self, obs: Any, reward: float = 0.0, info: dict[str, Any] | None = None) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)
-
-
-def run_trials(agent: Any, env_id: str, split: str = "test", tasks: list[int] | None = None, trials_per_task: int = 1,
-               obs_mode: str = "pixels", seed: int = 0, video_dir: str | None = None) -> list[TrialResult]:
-    """Run ``trials_per_task`` trials of ``agent`` on each task of ``split`` (all when ``tasks`` is None).
-    With ``video_dir``, writes ``<split>_task<i>_trial<j>.mp4`` of human frames (goal drawn)."""
-    entry = meld_envs.entry(env_id)
-    episodes = entry.episodes_per_trial
-    reward_mode = "sparse" if episodes > 1 else "shaped"  # what the protocol shows at meta-test
-    indices = list(range(len(meld_envs.tasks(env_id, split)))) if tasks is None else list(tasks)
-    results = []
-    for task in indices:
-        env: gym.Env = gym.make(env_id, task=task, split=split, reward_mode=reward_mode, obs_mode=obs_mode,
-                                render_mode="rgb_array" if video_dir else None)
-        if episodes > 1:
-            env = meld_envs.Trial(env, episodes=episodes)
-        try:
-            for trial in range(trials_per_task):
-                results.append(_one_trial(agent, env, task, episodes, seed + 1000 * task + trial, video_dir, split, trial))
-        finally:
-            env.close()
-    return results
-
-
-def _one_trial(agent: Any, env: gym.Env, task: int, episodes: int, seed: int, video_dir: str | None, split: str, trial: int) -> TrialResult:
-    obs, _ = env.reset(seed=seed)
-    agent.reset()
-    recording = getattr(agent, "record_predictions", None)
-    if recording is not None:
-        agent.record_predictions = True
-    frames = [env.render()] if video_dir else []
-    returns, shaped, success = [0.0] * episodes, [0.0] * episodes, [False] * episodes
-    rewards, shaped_rewards = [], []
-    reward, visible = 0.0, {"episode_in_trial": 0}
-    episode = 0
-    while True:
-        action = agent.act(obs, reward, visible)
-        obs, reward, terminated, truncated, info = env.step(action)
-        step_info = info["final_info"] if info.get("episode_end") else info
-        returns[episode] += float(reward)
-        shaped[episode] += float(step_info["shaped_reward"])
-        success[episode] = bool(step_info["success"])
-        rewards.append(float(reward))
-        shaped_rewards.append(float(step_info["shaped_reward"]))
-        if video_dir:
-            frames.append(env.render())
-        visible = {"episode_in_trial": int(info.get("episode_in_trial", 0))}
-        if info.get("episode_end"):
-            visible["episode_end"] = True
-            episode += 1
-        if terminated or truncated:
-            break
-    if video_dir:
-        import imageio.v2 as imageio
-
-        os.makedirs(video_dir, exist_ok=True)
-        fps = env.metadata.get("render_fps", 10)
-        imageio.mimwrite(os.path.join(video_dir, f"{split}_task{task}_trial{trial}.mp4"), frames, fps=fps, macro_block_size=1)
-    predictions = list(getattr(agent, "predictions", []))
-    if recording is not None:
-        agent.record_predictions = recording
-    return TrialResult(task, returns, shaped, success, rewards, shaped_rewards, predictions)
+from meld_envs import stats
+from meld_envs.interface import TrialResult
 
 
 def summarize(results: list[TrialResult]) -> dict[str, float]:
@@ -122,8 +30,8 @@ def summarize(results: list[TrialResult]) -> dict[str, float]:
 
 def episode_gain(results: list[TrialResult], confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """How much the last episode of a trial beats its first, paired within trials: the mean of
-    ``return[last] - return[first]`` over trials and its bootstrap percentile interval (``scipy.stats.bootstrap``,
-    9,999 resamples of the trials). Returns ``(mean, lower, upper)``. The evidence a multi-episode trial
+    ``return[last] - return[first]`` over trials and its bootstrap percentile interval (``meld_envs.stats``,
+    10,000 resamples of the trials). Returns ``(mean, lower, upper)``. The evidence a multi-episode trial
     asks for (the paper's Figure 15): a lower bound above 0 says episode 2 uses what episode 1 found,
     beyond the trial-to-trial noise that a comparison of two means over a few trials hides."""
     if not results:
@@ -144,15 +52,10 @@ def validation_key(summary: dict[str, float], min_success: float) -> tuple[bool,
 
 
 def _mean_interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """``(mean, lower, upper)``: the mean of ``values`` and its percentile bootstrap interval."""
-    import scipy.stats
-
-    mean = float(values.mean())
-    if len(values) < 2 or np.all(values == values[0]):
-        return mean, mean, mean  # no spread to resample
-    ci = scipy.stats.bootstrap((values,), np.mean, confidence_level=confidence, method="percentile",
-                               n_resamples=9_999, rng=np.random.default_rng(seed)).confidence_interval
-    return mean, float(ci.low), float(ci.high)
+    """``(mean, lower, upper)``: the mean of ``values`` over trials and its percentile bootstrap interval
+    (``meld_envs.stats``, 10,000 resamples)."""
+    estimate = stats.interval_estimate(values, stats.mean, reps=10_000, confidence=confidence, seed=seed)
+    return float(estimate.point), float(estimate.lower), float(estimate.upper)
 
 
 def plot_reward_belief(result: TrialResult, path: str, title: str = "") -> None:

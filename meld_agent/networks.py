@@ -220,16 +220,19 @@ class LatentModel(nn.Module):
     """MELD's latent state model (Eq. 5) with SLAC's two latent layers.
 
     ``obs_shape`` is ``(H, W, 3)`` for images or ``(S,)`` for states. With
-    ``config.reward_input == "none"`` no reward enters the posterior: that is SLAC.
+    ``config.reward_input == "none"`` no reward enters the posterior: that is SLAC. ``episode_start_input``
+    (``extensions.episode_start_input``) appends the later-episode flag to a_{t-1} in every transition.
     """
 
-    def __init__(self, obs_shape: tuple[int, ...], action_size: int, config: ModelConfig) -> None:
+    def __init__(self, obs_shape: tuple[int, ...], action_size: int, config: ModelConfig,
+                 episode_start_input: bool = False) -> None:
         super().__init__()
         self.config = config
+        self.episode_start_input = episode_start_input
         self.obs_shape = tuple(obs_shape)
         self.action_size = action_size
         z1, z2, h = config.latent1_size, config.latent2_size, config.hidden_size
-        a = action_size + int(config.episode_start_input)  # what the transitions read for a_{t-1}
+        a = action_size + int(episode_start_input)  # what the transitions read for a_{t-1}
         self.pixels = len(self.obs_shape) == 3
         if self.pixels:
             dtype = getattr(torch, config.conv_dtype)
@@ -249,11 +252,11 @@ class LatentModel(nn.Module):
 
     def transition_input(self, actions: Tensor, episode_start: Tensor | None) -> Tensor:
         """What the transitions read for a_{t-1}: ``actions [..., A]``, with the flag ``episode_start [...]``
-        of frame t appended when ``config.episode_start_input`` is on (it must then be given)."""
-        if not self.config.episode_start_input:
+        of frame t appended when ``episode_start_input`` is on (it must then be given)."""
+        if not self.episode_start_input:
             return actions
         if episode_start is None:
-            raise ValueError("model.episode_start_input is on but no episode_start flags were given")
+            raise ValueError("extensions.episode_start_input is on but no episode_start flags were given")
         return torch.cat([actions, episode_start.unsqueeze(-1).to(actions.dtype)], dim=-1)
 
     @property

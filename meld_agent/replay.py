@@ -34,22 +34,10 @@ class TrialBatch(NamedTuple):
     sparse_reward: torch.Tensor  # float32 [B, L]
     task: torch.Tensor  # int64 [B], index into the train tasks
     episode_start: torch.Tensor | None = None  # float32 [B, L]: 1 on the first frame of a later episode of the trial
-    later_reward: torch.Tensor | None = None  # bool [B, L]: the frame's reward was earned in a later episode (the step
-    # into a later episode's first frame is still the previous episode's last)
 
     def reward(self, kind: str) -> torch.Tensor:
         """``shaped_reward`` or ``sparse_reward`` by name."""
         return self.shaped_reward if kind == "shaped" else self.sparse_reward
-
-    def critic_reward(self, kind: str, shaped_weight: float = 0.0, later_weight: float | None = None) -> torch.Tensor:
-        """The reward a critic learns from (``sac.critic_reward``, ``sac.critic_shaped_weight``,
-        ``sac.later_shaped_weight``): ``kind`` by name, and with ``kind`` "sparse", plus ``shaped_weight`` x the shaped
-        reward, or ``later_weight`` x it on the rewards earned in a trial's later episodes (``later_reward``)."""
-        if kind != "sparse":
-            return self.reward(kind)
-        if later_weight is not None and self.later_reward is not None:
-            return self.sparse_reward + torch.where(self.later_reward, later_weight, shaped_weight) * self.shaped_reward
-        return self.sparse_reward + shaped_weight * self.shaped_reward if shaped_weight else self.sparse_reward
 
 
 def available_memory_bytes() -> int:
@@ -82,11 +70,9 @@ class TrialReplay:
             raise ValueError(f"episode_steps={episode_steps}: must divide the trial's {trial_frames - 1} steps")
         self.episode_steps = episode_steps
         self._episode_start: np.ndarray | None = None  # [L] flags, the same for every stored trial
-        self._later_reward: np.ndarray | None = None  # [L], likewise
         if episode_steps is not None:
             self._episode_start = np.zeros(trial_frames, np.float32)
             self._episode_start[episode_steps:trial_frames - 1:episode_steps] = 1.0
-            self._later_reward = np.arange(trial_frames) > episode_steps  # frame j's reward is step j-1's
         self.config = config
         self.num_tasks = int(num_tasks)
         self.trial_frames = int(trial_frames)
@@ -190,9 +176,8 @@ class TrialReplay:
             shaped = self.arrays["shaped_reward"][t, s, frames]
             sparse = self.arrays["sparse_reward"][t, s, frames]
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-        starts, later = (None, None) if self._episode_start is None else (self._episode_start[frames], self._later_reward[frames])
-        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device),
-                          None if starts is None else as_t(starts), None if later is None else as_t(later))
+        starts = None if self._episode_start is None else as_t(self._episode_start[frames])
+        return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device), starts)
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str) -> list[str]:

@@ -2,7 +2,7 @@
 
     python -m meld_agent.train --env meld/Nav2D-v0 --steps 200000 --out runs/nav
     python -m meld_agent.train --out runs/nav --steps 200000 --resume        # after a kill: continues exactly
-    python -m meld_agent.train --out runs/nav --steps 300000 --resume --set sac.n_step=6   # on, with changed settings
+    python -m meld_agent.train --out runs/nav --steps 300000 --resume --set extensions.n_step=6   # on, with changed settings
     python -m meld_agent.train --env meld/Nav2D-v0 --obs-mode state --set train.model_train_ratio=0.2 ...
 
 The run folder gets ``config.json`` (and ``config.md``, the same as a table), ``metrics.csv`` and
@@ -27,12 +27,13 @@ from tqdm import tqdm
 from meld_agent import checkpoint
 from meld_agent.agent import MELD
 from meld_agent.config import MELDConfig, make_config, parse_override, presets_table, with_overrides
-from meld_agent.context import LocalContext
-from meld_agent.evaluation import run_trials, summarize
+from meld_agent.evaluation import summarize
 from meld_agent.logger import RunLogger
+from meld_envs.interface import TrainContext, run_trials
 
 CHECKPOINT = "checkpoint"
-FIXED_IN_A_RUN = ("sac.hidden_sizes", "train.num_train_tasks", "train.two_stage")  # the networks' and replay's shapes
+CHANGEABLE = ("sac.", "train.", "extensions.")  # sections a run may change once started (change_settings)
+FIXED_IN_A_RUN = ("sac.hidden_sizes", "train.num_train_tasks", "train.two_stage", "extensions.episode_start_input")  # shapes
 
 
 def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: int, eval_tasks: int | None) -> None:
@@ -48,22 +49,22 @@ def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: 
 
 
 def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:
-    """Go on with the run in ``out`` under changed ``sac.*`` / ``train.*`` settings from its checkpoint on: a schedule
+    """Go on with the run in ``out`` under changed ``sac.*`` / ``train.*`` / ``extensions.*`` settings from its checkpoint on: a schedule
     such as the Nav2D learning test's (tests/test_agent_learning.py), or ``train --resume --set ...``. The networks,
     optimizers, replay, counters and RNG states stay as they are; ``config.json``, ``config.md`` and the checkpoint's
     config become the new config (optimizers take its learning rates on load), and ``settings.jsonl`` records the change
     and the step it took effect. Settings equal to the run's are no change, so calling it again after a kill completes
-    it. Fields outside ``sac.*`` / ``train.*`` (and ``FIXED_IN_A_RUN``) would change the networks' or replay's shapes:
+    it. Fields outside those sections (and ``FIXED_IN_A_RUN``) would change the networks' or replay's shapes:
     a ``ValueError`` names them. Returns the new config."""
     with open(os.path.join(out, "config.json")) as f:
         base = MELDConfig.from_dict(json.load(f))
     config = with_overrides(base, overrides)
     old, new = base.flat(), config.flat()
     changed = {k: new[k] for k in new if new[k] != old[k]}
-    bad = [k for k in changed if not k.startswith(("sac.", "train.")) or k in FIXED_IN_A_RUN]
+    bad = [k for k in changed if not k.startswith(CHANGEABLE) or k in FIXED_IN_A_RUN]
     if bad:
-        raise ValueError(f"a run cannot change {', '.join(bad)} once started; allowed: sac.* and train.* fields except "
-                         f"{', '.join(FIXED_IN_A_RUN)}")
+        raise ValueError(f"a run cannot change {', '.join(bad)} once started; allowed: sac.*, train.* and extensions.* "
+                         f"fields except {', '.join(FIXED_IN_A_RUN)}")
     ckpt = os.path.join(out, CHECKPOINT)
     state = checkpoint.load_state(ckpt)
     if MELDConfig.from_dict(json.loads(state["config"])) != config:
@@ -112,7 +113,7 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
         spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
     logger = RunLogger(out)
     agent.logger = logger
-    ctx = LocalContext(agent.env_info, config.obs_mode, config.train.num_train_tasks)
+    ctx = TrainContext(agent.env_info, config.obs_mode, config.train.num_train_tasks)
     tasks = None if eval_tasks is None else list(range(eval_tasks))
     bar = tqdm(total=steps, initial=min(spent, steps), unit="step", disable=not progress, dynamic_ncols=True,
                desc=f"MELD {config.env_id}")
@@ -122,7 +123,7 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
             ctx.allow(chunk)
             agent.meta_train(ctx, chunk)
             spent += chunk
-            results = run_trials(agent, config.env_id, "test", tasks, eval_trials, config.obs_mode, seed=config.seed + 100_000 + spent)
+            results = run_trials(agent, config.env_id, "test", tasks, eval_trials, config.obs_mode)  # the protocol's seeds
             last_eval = summarize(results)
             logger(last_eval, int(agent.counters["env_steps"]))
             agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from meld_agent import extensions
 from meld_agent.config import MELDConfig, ModelConfig, SACConfig
 from meld_agent.losses import ElboTerms, elbo_terms, gaussian_log_prob, sac_critic_target
 from meld_agent.networks import Actor, LatentModel, Posterior, TwinCritic
@@ -175,7 +176,7 @@ class Learner:
         self.device = device
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.model = LatentModel(obs_shape, action_size, config.model).to(device)
+            self.model = LatentModel(obs_shape, action_size, config.model, config.extensions.episode_start_input).to(device)
             self.actor = Actor(self.model.belief_size, action_size, config.sac.hidden_sizes).to(device)
             self.critic = TwinCritic(self.model.belief_size, action_size, config.sac.hidden_sizes).to(device)
         self.generator = torch.Generator(device=device)
@@ -195,44 +196,33 @@ class Learner:
             metrics.update(self.sac_update.update(*self.transitions(post, batch)))
         return metrics
 
-    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """``sac.batch_size`` transitions drawn from the batch's sequences: the belief b_t, the action a_t, the
-        critic's reward (appendix C: shaped; with ``critic_reward`` "sparse", plus ``critic_shaped_weight`` x
-        shaped, or ``later_shaped_weight`` x shaped in later episodes) summed over k = ``sac.n_step`` steps with
-        discounting, r_{t+1} + ... + gamma^(k-1) r_{t+k}, the belief b_{t+k} it bootstraps from and its discount
-        gamma^k; k is shortened at the sequence's end, and the sequence continues across episode boundaries, as the
-        trial does. k = 1 is SAC's one-step transition. The (trial, step) pairs are uniform, except a
-        ``sac.opening_fraction`` share drawn from ``opening_steps``."""
+    def critic_reward(self, batch: TrialBatch) -> Tensor:
+        """The reward the critic learns from ``[B, L]``: ``sac.critic_reward`` (appendix C: shaped), or in stage 2 with
+        ``extensions.stage2_sparse_critic`` the sparse reward plus that weight x the shaped one."""
+        weight = self.config.extensions.stage2_sparse_critic
+        if weight is not None and self.config.sac.critic_reward == "sparse":
+            return extensions.sparse_critic_reward(batch, weight)
+        return batch.reward(self.config.sac.critic_reward)
+
+    def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+        """``sac.batch_size`` transitions ``(b_t, a_t, r_{t+1}, b_{t+1}, None)`` drawn uniformly from the batch's
+        sequences, gathering only the sampled frames. With ``extensions.opening_fraction`` a share is drawn from the
+        openings of later episodes; with ``extensions.n_step`` the reward is an n-step sum, the belief the one it
+        bootstraps from and the last element its discount."""
         belief = post.belief()
         b, length, _ = belief.shape
-        sac = self.config.sac
         steps = length - 1
-        reward = batch.critic_reward(sac.critic_reward, sac.critic_shaped_weight, sac.later_shaped_weight)[:, 1:]  # [B, L-1]
+        x = self.config.extensions
+        reward = self.critic_reward(batch)[:, 1:]  # [B, L-1]: r_{t+1} of transition t
         n = b * steps
-        count = min(sac.batch_size, n)
-        idx = torch.randint(0, n, (count,), generator=self.generator, device=self.device)
-        m = round(sac.opening_fraction * count)
-        opening = self.opening_steps(batch, steps) if m else None
-        if opening is not None and opening.any():
-            drawn = torch.multinomial(opening.flatten().float(), m, replacement=True, generator=self.generator)
-            idx = torch.cat([idx[:count - m], drawn])
-        trial, t = idx // steps, idx % steps  # only the sampled frames are gathered
-        padded = torch.nn.functional.pad(reward, (0, sac.n_step - 1))  # zeros past the end
-        summed = sum(sac.gamma ** j * padded[trial, t + j] for j in range(sac.n_step))
-        k = torch.clamp(steps - t, max=sac.n_step)
-        discount = sac.gamma ** k.to(reward.dtype)
-        return belief[trial, t], batch.actions[trial, t], summed, belief[trial, t + k], discount
-
-    def opening_steps(self, batch: TrialBatch, steps: int) -> Tensor | None:
-        """``[B, steps]``: True on the first ``sac.opening_steps`` steps of each later episode of the batch's trials
-        (None without episode starts)."""
-        if batch.episode_start is None:
-            return None
-        start = batch.episode_start[:, :steps] > 0
-        opening = start.clone()
-        for j in range(1, min(self.config.sac.opening_steps, steps)):
-            opening[:, j:] |= start[:, :-j]
-        return opening
+        idx = torch.randint(0, n, (min(self.config.sac.batch_size, n),), generator=self.generator, device=self.device)
+        if x.opening_fraction:
+            idx = extensions.draw_openings(idx, batch, steps, x, self.generator)
+        trial, t = idx // steps, idx % steps
+        if x.n_step > 1:
+            summed, next_belief, discount = extensions.n_step_transitions(belief, reward, trial, t, x.n_step, self.config.sac.gamma)
+            return belief[trial, t], batch.actions[trial, t], summed, next_belief, discount
+        return belief[trial, t], batch.actions[trial, t], reward[trial, t], belief[trial, t + 1], None
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sac_update

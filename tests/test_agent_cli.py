@@ -50,25 +50,25 @@ def test_train_writes_config_logs_checkpoint_and_resume_is_exact(tmp_path):
 
 
 def test_resume_with_set_goes_on_under_changed_settings(tmp_path):
-    """``--resume --set``: sac.*/train.* settings change from the checkpoint on (a schedule, as the Nav2D learning test
+    """``--resume --set``: sac.*/train.*/extensions.* settings change from the checkpoint on (a schedule, as the Nav2D learning test
     switches at 100k); the same --set values as the run's are no change; a model field is refused by name."""
     assert train(tmp_path / "s", 240).returncode == 0
     with open(tmp_path / "s" / "config.json") as f:
         before = json.load(f)
     bad = train(tmp_path / "s", 480, "--resume", "--set", "model.latent1_size=9")
-    assert bad.returncode == 2 and "model.latent1_size" in bad.stderr and "allowed: sac.* and train.*" in bad.stderr
-    changed = train(tmp_path / "s", 480, "--resume", "--set", "sac.n_step=3", "--set", "train.random_opening_fraction=0.5")
+    assert bad.returncode == 2 and "model.latent1_size" in bad.stderr and "allowed: sac.*, train.* and extensions.*" in bad.stderr
+    changed = train(tmp_path / "s", 480, "--resume", "--set", "extensions.n_step=3", "--set", "extensions.random_opening_fraction=0.5")
     assert changed.returncode == 0, changed.stderr
     with open(tmp_path / "s" / "config.json") as f:
         after = json.load(f)
-    assert after["sac"]["n_step"] == 3 and after["train"]["random_opening_fraction"] == 0.5
-    before["sac"]["n_step"], before["train"]["random_opening_fraction"] = 3, 0.5
+    assert after["extensions"]["n_step"] == 3 and after["extensions"]["random_opening_fraction"] == 0.5
+    before["extensions"]["n_step"], before["extensions"]["random_opening_fraction"] = 3, 0.5
     assert after == before  # nothing else changed
     state = torch.load(os.path.join(tmp_path, "s", "checkpoint", "state.pt"), weights_only=True)
     assert json.loads(state["config"]) == after
     with open(tmp_path / "s" / "settings.jsonl") as f:
         rows = [json.loads(line) for line in f]
-    assert rows == [{"from_steps": 240, "changes": {"sac.n_step": 3, "train.random_opening_fraction": 0.5}}]
+    assert rows == [{"from_steps": 240, "changes": {"extensions.n_step": 3, "extensions.random_opening_fraction": 0.5}}]
     assert not torch.equal(_weights(tmp_path / "s"), _weights_after_plain_resume(tmp_path))  # the change took effect
 
 

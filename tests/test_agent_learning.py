@@ -45,21 +45,23 @@ import torch
 
 from meld_agent.config import MELDConfig, make_config, with_overrides
 from meld_agent.evaluate import load_run
-from meld_agent.evaluation import RandomAgent, run_trials, summarize, validation_key
+from meld_agent.evaluation import summarize, validation_key
 from meld_agent.plots import plot_learning_curves
 from meld_agent.train import CHECKPOINT, change_settings, train
+from meld_envs.interface import RandomAgent, env_info, run_trials
 
 ENV = "meld/Nav2D-v0"
 STEPS, SWITCH, CHUNK = 200_000, 100_000, 10_000
 TRIALS = 10  # per test task: 100 trials, so that the episode-2 gain is measured, not guessed (see the docstring)
 VALIDATION_TRIALS, VALIDATION_SEED = 4, 555  # per train task, to choose the checkpoint (benchmarks/nav2d_learning.py select)
 LEARNING = {  # run N: on top of the meld/Nav2D-v0 preset (config.PRESETS, cpu-sized, stage switch at 12,000 steps)
-    "train__stage2_critic_reward": "sparse", "sac__critic_shaped_weight": 0.2, "sac__gamma": 0.99, "train__ac_batch_trials": 32,
+    "extensions__stage2_sparse_critic": 0.2, "sac__gamma": 0.99, "extensions__ac_batch_trials": 32,
 }
 SEARCH = {  # from SWITCH on (run H0): half the trials open episode 2 with a random action held for up to 6 steps, until
     # the first sparse reward; the critic's batches draw half their transitions from those openings, with 6-step targets
-    "train__random_opening_fraction": 0.5, "train__random_opening_hold": True, "train__random_opening_steps": 6,
-    "train__random_opening_until_reward": True, "sac__n_step": 6, "sac__opening_fraction": 0.5, "sac__opening_steps": 6,
+    "extensions__random_opening_fraction": 0.5, "extensions__random_opening_hold": True, "extensions__random_opening_steps": 6,
+    "extensions__random_opening_until_reward": True, "extensions__n_step": 6, "extensions__opening_fraction": 0.5,
+    "extensions__opening_steps": 6,
 }
 
 
@@ -83,7 +85,7 @@ def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
     def validate(agent):  # the train tasks, with reset seeds training never drew
         return summarize(run_trials(agent, ENV, "train", None, VALIDATION_TRIALS, "state", seed=VALIDATION_SEED))
 
-    floor = validate(RandomAgent(2, seed=0))["eval/success"] + 0.3  # the first assertion's bar, on train tasks
+    floor = validate(RandomAgent(env_info(ENV, "state"), seed=0))["eval/success"] + 0.3  # the first assertion's bar, on train tasks
     best = None
     for steps in range(CHUNK, STEPS + 1, CHUNK):  # the schedule of one uninterrupted run (meld_agent/train.py)
         key = validated.get(steps)
@@ -107,7 +109,7 @@ def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
 
     agent = load_run(kept)
     meld = summarize(run_trials(agent, ENV, "test", None, TRIALS, "state", seed=777))
-    random = summarize(run_trials(RandomAgent(2, seed=0), ENV, "test", None, TRIALS, "state", seed=777))
+    random = summarize(run_trials(RandomAgent(env_info(ENV, "state"), seed=0), ENV, "test", None, TRIALS, "state", seed=777))
     figure_dir = os.environ.get("MELD_FIGURE_DIR", os.path.join("runs", "agent_learning"))
     plot_learning_curves([run], os.path.join(figure_dir, "nav2d_state.png"), random["eval/success"],
                          "MELD, Nav2D (state), held-out tasks, sparse test reward",

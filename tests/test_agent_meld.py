@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from meld_agent import MELD, LocalContext, env_spec, make_config
+from meld_agent import MELD, TrainContext, env_info, make_config
 from meld_agent.config import PRESETS, parse_override
+from meld_agent.extensions import opening_mask
 
 TINY = dict(obs_mode="state", latent1_size=8, latent2_size=16, hidden_size=32, state_hidden_size=32, feature_size=32,
             sac__hidden_sizes=(32, 32), initial_random_trials=4, model_pretrain_ratio=0.02, collect_tasks=2,
@@ -28,7 +29,7 @@ def _params(agent):
 def test_implements_the_leaderboard_interface_by_duck_typing():
     from leaderboards.interface import Agent, EnvInfo
 
-    spec = env_spec("meld/Nav2D-v0", "state")
+    spec = env_info("meld/Nav2D-v0", "state")
     info = EnvInfo(spec.env_id, spec.observation_space, spec.action_space, spec.max_episode_steps,
                    spec.episodes_per_trial, spec.sparse_at_test)
     agent = MELD(info, seed=3, **{k: v for k, v in TINY.items() if k != "obs_mode"})
@@ -52,14 +53,14 @@ def test_meld_package_does_not_import_leaderboards():
 
 def test_meta_train_respects_the_step_budget_and_collects_whole_trials():
     agent = MELD(tiny())
-    ctx = LocalContext(agent.env_info, "state", 4)
+    ctx = TrainContext(agent.env_info, "state", 4)
     ctx.allow(250)  # 6 trials of 40 steps fit; the 10 steps left are not used
     agent.meta_train(ctx, 250)
-    assert ctx.steps_taken == 240 and agent.counters["env_steps"] == 240
+    assert ctx.steps_used == 240 and agent.counters["env_steps"] == 240
     assert agent.replay.sizes.sum() == 6 and agent.replay.trial_frames == 41
     ctx.allow(30)
     agent.meta_train(ctx, 30)  # not even one trial fits
-    assert ctx.steps_taken == 240
+    assert ctx.steps_used == 240
     agent.close()
 
 
@@ -69,7 +70,7 @@ def test_actor_critic_can_draw_its_own_larger_batch_of_trials():
     counts = {}
     for ac_batch_trials in (None, 6):
         agent = MELD(tiny(ac_batch_trials=ac_batch_trials, model_train_ratio=0.01, ac_train_ratio=0.03))
-        ctx = LocalContext(agent.env_info, "state", 4)
+        ctx = TrainContext(agent.env_info, "state", 4)
         ctx.allow(160)
         agent.meta_train(ctx, 160)  # the random trials and the model's pre-training
         sizes, original = [], agent.replay.sample
@@ -97,7 +98,7 @@ def test_stored_trials_hold_both_rewards_and_keep_the_belief_across_episodes():
 
 @pytest.mark.parametrize("flag", [False, True])
 def test_episode_start_reaches_the_belief_only_when_configured(flag):
-    """``model.episode_start_input``: the first frame of a trial's later episode (info["episode_end"]
+    """``extensions.episode_start_input``: the first frame of a trial's later episode (info["episode_end"]
     at meta-test, the replay's episode structure in training) enters the model's transitions."""
     agent = MELD(tiny(episode_start_input=flag))
     agent.meta_train(steps=200)  # random trials, pre-training and one collected iteration with the flag
@@ -126,62 +127,41 @@ def test_two_stage_switches_to_sparse_reward_inputs_and_keeps_the_data():
     agent.close()
 
 
-def test_stage2_critic_reward_applies_to_stage_2_only():
-    agent = MELD(tiny(stage2_critic_reward="sparse"))
+def test_stage2_sparse_critic_applies_to_stage_2_only():
+    agent = MELD(tiny(stage2_sparse_critic=0.5))
     assert agent.learner.config.sac.critic_reward == "shaped"  # stage 1 learns from the shaped reward
     assert agent.stage_config(2).sac.critic_reward == "sparse" and agent.stage_config(2).model.reward_input == "sparse"
     assert MELD(tiny()).stage_config(2).sac.critic_reward == "shaped"  # default: appendix C as written
     agent.close()
-    with pytest.raises(ValueError, match="train.stage2_critic_reward='dense'.*'shaped', 'sparse'"):
-        tiny(stage2_critic_reward="dense")
+    with pytest.raises(ValueError, match="extensions.stage2_sparse_critic=-1.0"):
+        tiny(stage2_sparse_critic=-1.0)
 
 
-def test_critic_shaped_weight_adds_the_shaped_reward_to_the_sparse_critic_reward():
+def test_stage2_sparse_critic_adds_the_shaped_reward_to_the_sparse_critic_reward():
     from meld_agent.config import with_overrides
 
-    agent = MELD(tiny(critic_reward="sparse", critic_shaped_weight=0.5))
+    agent = MELD(tiny(stage2_sparse_critic=0.5))
     agent.meta_train(steps=120)
     learner = agent.learner
     batch = agent.replay.sample(2, 1)
     post = learner.model_update.posterior(batch)
     start = learner.generator.get_state()
     rewards = {}
-    for name, kind, weight in (("mixed", "sparse", 0.5), ("sparse", "sparse", 0.0), ("shaped", "shaped", 0.5)):
-        learner.config = with_overrides(learner.config, {"sac.critic_reward": kind, "sac.critic_shaped_weight": weight})
+    for name, kind, weight in (("mixed", "sparse", 0.5), ("sparse", "sparse", 0.0), ("shaped", "shaped", 0.5),
+                               ("plain sparse", "sparse", None)):
+        learner.config = with_overrides(learner.config, {"sac.critic_reward": kind, "extensions.stage2_sparse_critic": weight})
         learner.generator.set_state(start)  # the same transitions each time
         rewards[name] = learner.transitions(post, batch)[2]
     assert (rewards["shaped"] < 0).all()  # the shaped reward (-distance) is there to add
     torch.testing.assert_close(rewards["mixed"], rewards["sparse"] + 0.5 * rewards["shaped"])
+    torch.testing.assert_close(rewards["plain sparse"], rewards["sparse"])
     agent.close()
-    with pytest.raises(ValueError, match="sac.critic_shaped_weight=-1.0"):
-        tiny(critic_shaped_weight=-1.0)
-
-
-def test_later_shaped_weight_applies_to_the_rewards_earned_in_later_episodes_only():
-    agent = MELD(tiny(critic_reward="sparse", critic_shaped_weight=0.2, later_shaped_weight=1.0))
-    agent.meta_train(steps=120)
-    steps = agent.replay.episode_steps
-    for window in (None, 7):  # whole trials, and windows that start anywhere in the trial
-        agent.replay.config = dataclasses.replace(agent.replay.config, sequence_length=window)
-        batch = agent.replay.sample(4, 2)
-        reward = batch.critic_reward("sparse", 0.2, 1.0)
-        if window is None:  # the reward of frame j is step j-1's: episode 1's up to frame `steps`, included
-            later = torch.as_tensor(np.arange(reward.shape[1]) > steps).expand_as(reward)
-            assert later.any() and (~later).any()
-            torch.testing.assert_close(batch.later_reward, later)
-        weight = torch.where(batch.later_reward, 1.0, 0.2)
-        torch.testing.assert_close(reward, batch.sparse_reward + weight * batch.shaped_reward)
-    torch.testing.assert_close(batch.critic_reward("sparse", 0.2), batch.sparse_reward + 0.2 * batch.shaped_reward)
-    assert agent.learner.transitions(agent.learner.model_update.posterior(batch), batch)[2].shape == (32,)
-    agent.close()
-    with pytest.raises(ValueError, match="sac.later_shaped_weight=nan"):
-        tiny(later_shaped_weight=float("nan"))
 
 
 def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_bootstrap_from():
-    """``sac.n_step=3`` against a loop over the same sampled (trial, step) pairs: r_{t+1} + g r_{t+2} + g^2 r_{t+3},
+    """``extensions.n_step=3`` against a loop over the same sampled (trial, step) pairs: r_{t+1} + g r_{t+2} + g^2 r_{t+3},
     b_{t+3} and g^3, with fewer terms near the trial's end; n_step=1 is SAC's one-step transition."""
-    agent = MELD(tiny(n_step=3, critic_reward="sparse", critic_shaped_weight=0.5, sac__batch_size=500))
+    agent = MELD(tiny(n_step=3, critic_reward="sparse", sac__batch_size=500))
     agent.meta_train(steps=120)
     learner = agent.learner
     batch = agent.replay.sample(2, 1)
@@ -191,7 +171,7 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
     now, actions, reward, nxt, discount = learner.transitions(post, batch)
     gamma = learner.config.sac.gamma
     belief = post.belief()
-    r = batch.critic_reward("sparse", 0.5)[:, 1:]
+    r = batch.sparse_reward[:, 1:]
     steps = r.shape[1]
     learner.generator.set_state(start)
     idx = torch.randint(0, r.numel(), (min(500, r.numel()),), generator=learner.generator)
@@ -207,14 +187,14 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
     metrics = learner.sac_update.update(now, actions, reward, nxt, discount)  # the update takes them as they are
     assert np.isfinite(metrics["losses/critic_loss"])
     agent.close()
-    with pytest.raises(ValueError, match="sac.n_step=0: must be a positive integer"):
+    with pytest.raises(ValueError, match="extensions.n_step=0: must be a positive integer"):
         tiny(n_step=0)
 
 
 def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_of_later_episodes():
-    """``sac.opening_fraction=0.5, opening_steps=3``: half of each actor-critic batch comes from the first 3 steps of
+    """``extensions.opening_fraction=0.5, opening_steps=3``: half of each actor-critic batch comes from the first 3 steps of
     episode 2 (the reset frame and the 2 after it), the rest uniformly; with 0 the draw is the uniform one."""
-    agent = MELD(tiny(sac__opening_fraction=0.5, sac__opening_steps=3, sac__batch_size=400))
+    agent = MELD(tiny(opening_fraction=0.5, opening_steps=3, sac__batch_size=400))
     agent.meta_train(steps=120)
     learner = agent.learner
     batch = agent.replay.sample(2, 1)
@@ -223,7 +203,7 @@ def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_o
     belief = post.belief()
     steps = belief.shape[1] - 1
     episode = agent.episode_steps
-    opening = learner.opening_steps(batch, steps)
+    opening = opening_mask(batch.episode_start, steps, 3)
     assert opening.sum(1).tolist() == [3, 3] and opening[:, episode:episode + 3].all()
     now = learner.transitions(post, batch)[0]
     flat = belief[:, :steps].reshape(-1, belief.shape[-1])
@@ -234,10 +214,10 @@ def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_o
     assert in_opening[half:].all()  # the drawn half
     assert in_opening[:half].mean().item() < 0.25  # the uniform half: 3 of 2 x episode steps
     agent.close()
-    with pytest.raises(ValueError, match="sac.opening_fraction=1.5: must be in"):
-        tiny(sac__opening_fraction=1.5)
-    with pytest.raises(ValueError, match="sac.opening_steps=0: must be a positive integer"):
-        tiny(sac__opening_steps=0)
+    with pytest.raises(ValueError, match="extensions.opening_fraction=1.5: must be in"):
+        tiny(opening_fraction=1.5)
+    with pytest.raises(ValueError, match="extensions.opening_steps=0: must be a positive integer"):
+        tiny(opening_steps=0)
 
 
 def test_slac_variant_is_a_configuration():
@@ -347,7 +327,7 @@ def test_loaded_optimizers_take_the_learning_rates_of_the_loading_config():
 
 
 def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes():
-    """``train.random_opening_fraction=1, random_opening_steps=2``: with the policy's action fixed at 0.5, every
+    """``extensions.random_opening_fraction=1, random_opening_steps=2``: with the policy's action fixed at 0.5, every
     policy trial stores 0.5 except episode 2's first 2 actions, which are uniform draws; the belief reads the action
     taken. With the fraction at 0 every stored action is the policy's. With ``random_opening_hold`` the 2 draws are one,
     held."""
@@ -376,12 +356,12 @@ def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes
             torch.testing.assert_close(taken[half], torch.as_tensor(actions[0, half])[None])
             assert (actions[:, half] == actions[:, half + 1]).all() == hold
         agent.close()
-    with pytest.raises(ValueError, match="train.random_opening_fraction=2"):
+    with pytest.raises(ValueError, match="extensions.random_opening_fraction=2"):
         tiny(random_opening_fraction=2)
 
 
 def test_random_opening_until_reward_hands_over_to_the_policy_at_the_first_reward():
-    """``train.random_opening_until_reward``: a held opening of 3 steps whose first step earns a sparse reward ends there;
+    """``extensions.random_opening_until_reward``: a held opening of 3 steps whose first step earns a sparse reward ends there;
     the policy's actions follow. Without the option the opening runs its 3 steps."""
     for until in (True, False):
         agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=1.0, random_opening_steps=3, random_opening_hold=True,

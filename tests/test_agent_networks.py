@@ -105,7 +105,7 @@ def test_online_filter_matches_batched_posterior():
 
 def test_episode_start_flag_enters_the_transitions_when_on():
     torch.manual_seed(0)
-    model = LatentModel((4,), 2, ModelConfig(latent1_size=8, latent2_size=16, hidden_size=32, episode_start_input=True))
+    model = LatentModel((4,), 2, ModelConfig(latent1_size=8, latent2_size=16, hidden_size=32), episode_start_input=True)
     z2, action = torch.randn(1, 16), torch.randn(1, 2)
     means = [model.z1_prior(z2, model.transition_input(action, torch.tensor([flag])))[0] for flag in (0.0, 1.0)]
     assert not torch.allclose(means[0], means[1])

@@ -10,12 +10,11 @@ on one core. RL² runs with its CheetahVel preset (initial action std e^-1, 600-
 0-2 scored -44.4, -43.0 and -44.3 against random's -52.2 (with sb3's initial std 1 they landed on
 either side of random: -58.7, -47.9, -55.9; BENCHMARKS.md, Baselines).
 """
-import numpy as np
 import pytest
 import torch
 
-from meld_agent.context import LocalContext, env_spec
-from meld_agent.evaluation import RandomAgent, run_trials, summarize
+from meld_agent.evaluation import summarize
+from meld_envs.interface import RandomAgent, TrainContext, env_info, run_trials
 
 ENV = "meld/CheetahVel-v0"
 STEPS = {"pearl": 10_000, "slac": 10_000, "rl2": 30_000}
@@ -42,12 +41,12 @@ def _make(name, spec):
 @pytest.mark.parametrize("name", ["pearl", "rl2", "slac"])
 def test_baseline_beats_random_on_held_out_cheetah_tasks(name):
     torch.set_num_threads(1)
-    spec = env_spec(ENV, "state")
+    spec = env_info(ENV, "state")
     agent = _make(name, spec)
-    ctx = LocalContext(spec, "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(STEPS[name])
     agent.meta_train(ctx, STEPS[name])
     learned = summarize(run_trials(agent, ENV, "test", None, 2, "state", seed=777))
-    random = summarize(run_trials(RandomAgent(int(np.prod(spec.action_space.shape)), seed=0), ENV, "test", None, 2, "state", seed=777))
+    random = summarize(run_trials(RandomAgent(spec, seed=0), ENV, "test", None, 2, "state", seed=777))
     print(f"{name}: {learned}\nrandom: {random}")
     assert learned["eval/return"] > random["eval/return"] + 3.0  # above random by more than trial-to-trial noise (10k steps: ~+7)

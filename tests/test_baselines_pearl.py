@@ -13,7 +13,7 @@ from baselines.pearl import PEARL, make_config, product_of_gaussians
 from baselines.pearl.networks import kl_to_standard_normal
 from leaderboards import agents
 from leaderboards import run as lb_run
-from meld_agent.context import LocalContext, env_spec
+from meld_envs.interface import TrainContext, env_info
 
 TINY = {"train.initial_trials_per_task": 0, "train.collect_tasks": 2, "train.meta_batch": 2, "train.batch_size": 16,
         "train.train_ratio": 0.05, "context.context_size": 8, "context.hidden_sizes": [16, 16], "sac.hidden_sizes": [32, 32],
@@ -57,14 +57,14 @@ def test_paper_defaults_and_presets():
 
 
 def _agent(**extra):
-    spec = env_spec("meld/Nav2D-v0", "state")
+    spec = env_info("meld/Nav2D-v0", "state")
     agent = PEARL(spec, seed=0, **{k.replace(".", "__"): v for k, v in {**TINY, **extra}.items()})
     return agent, spec
 
 
 def test_context_encoder_learns_through_the_critic_loss_and_the_actor_does_not_touch_it():
     agent, spec = _agent()
-    ctx = LocalContext(spec, "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(160)
     agent.meta_train(ctx, 160)
     assert agent.counters["updates"] >= 1 and agent.context_reward == "sparse"  # Nav2D is sparse at test

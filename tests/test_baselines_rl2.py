@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from baselines.rl2 import RL2, TrialTaskEnv
-from leaderboards import agents, protocol
+from leaderboards import agents
 from leaderboards import run as lb_run
-from meld_agent.context import LocalContext, env_spec
+from meld_envs.interface import TrainContext, env_info
 
 TINY = {"ppo.n_steps": 40, "ppo.batch_size": 40, "ppo.n_epochs": 2, "ppo.lstm_hidden_size": 16, "ppo.net_arch": [16],
         "encoder.feature_size": 16, "encoder.state_hidden_size": 16}
@@ -27,13 +27,13 @@ def one_thread():
 
 
 def _agent(obs_mode="state", **extra):
-    spec = env_spec("meld/Nav2D-v0", obs_mode)
+    spec = env_info("meld/Nav2D-v0", obs_mode)
     return RL2(spec, seed=0, **{k.replace(".", "__"): v for k, v in {**TINY, **extra}.items()}), spec
 
 
 def test_a_whole_trial_is_one_gymnasium_episode_with_the_rl2_inputs():
-    spec = env_spec("meld/Nav2D-v0", "state")
-    ctx = LocalContext(spec, "state")
+    spec = env_info("meld/Nav2D-v0", "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(100)
     env = TrialTaskEnv(ctx, input_reward="sparse", train_reward="shaped", seed=0)
     obs, _ = env.reset()
@@ -78,19 +78,19 @@ def test_hidden_state_survives_an_episode_boundary_and_resets_between_trials():
 
 def test_meta_train_learns_in_whole_rollouts_within_the_allowance():
     agent, spec = _agent()
-    ctx = LocalContext(spec, "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(100)
     agent.meta_train(ctx, 100)  # two rollouts of 40; 20 steps stay unused
-    assert ctx.steps_taken == 80 and agent.counters["env_steps"] == 80 and agent.counters["updates"] == 4
+    assert ctx.steps_used == 80 and agent.counters["env_steps"] == 80 and agent.counters["updates"] == 4
     ctx.allow(30)
     agent.meta_train(ctx, 30)  # below one rollout: nothing
-    assert ctx.steps_taken == 80
+    assert ctx.steps_used == 80
 
 
 def test_hidden_state_in_the_learner_resets_only_at_trial_starts():
     """RecurrentPPO resets the LSTM where ``episode_starts`` is 1: with trial episodes that is once per 40 steps."""
     agent, spec = _agent()
-    ctx = LocalContext(spec, "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(80)
     agent.meta_train(ctx, 80)
     starts = agent.model.rollout_buffer.episode_starts[:, 0]
@@ -118,7 +118,7 @@ def test_train_command_smoke_and_resume(tmp_path):
 
 def test_checkpoint_round_trip_restores_the_policy(tmp_path):
     agent, spec = _agent()
-    ctx = LocalContext(spec, "state")
+    ctx = TrainContext(spec, "state")
     ctx.allow(40)
     agent.meta_train(ctx, 40)
     agent.save(str(tmp_path / "ck"))
@@ -150,7 +150,7 @@ def test_training_does_not_depend_on_the_callers_global_torch_rng():
     for caller_seed in (1, 2):
         torch.manual_seed(caller_seed)
         agent, spec = _agent()
-        ctx = LocalContext(spec, "state")
+        ctx = TrainContext(spec, "state")
         ctx.allow(80)
         agent.meta_train(ctx, 80)
         params.append(torch.cat([p.detach().flatten() for p in agent.model.policy.parameters()]))
@@ -159,7 +159,7 @@ def test_training_does_not_depend_on_the_callers_global_torch_rng():
 
 
 def test_initial_action_std_comes_from_the_config_and_the_cheetah_preset():
-    spec = env_spec("meld/CheetahVel-v0", "state")
+    spec = env_info("meld/CheetahVel-v0", "state")
     small = {k.replace(".", "__"): v for k, v in TINY.items()}
     agent = RL2(spec, seed=0, **small)
     assert agent.config.ppo.log_std_init == -1.0  # the CheetahVel preset

@@ -15,7 +15,7 @@ from baselines.slac import SLAC, make_slac_config
 from leaderboards import agents
 from leaderboards import run as lb_run
 from meld_agent import MELD, PRESETS, make_config
-from meld_agent.context import env_spec
+from meld_envs.interface import env_info
 
 TINY_MELD = ["model.latent1_size=8", "model.latent2_size=16", "model.hidden_size=32", "sac.hidden_sizes=[32,32]",
              "train.initial_random_trials=2", "train.model_pretrain_ratio=0.02", "train.collect_tasks=1",
@@ -49,7 +49,7 @@ def test_slac_config_differs_from_meld_only_in_reward_evidence(env_id):
 
 
 def test_slac_agent_is_the_meld_agent_without_reward_in_its_posterior():
-    spec = env_spec("meld/Nav2D-v0", "state")
+    spec = env_info("meld/Nav2D-v0", "state")
     slac, meld = SLAC(spec, seed=0), MELD(spec, seed=0)
     assert isinstance(slac, MELD) and type(slac).__mro__[1] is MELD  # one thin layer: configuration only
     assert _flat(slac.config) == {**_flat(meld.config), "model.reward_input": "none"}
@@ -64,7 +64,7 @@ def test_slac_agent_is_the_meld_agent_without_reward_in_its_posterior():
 
 def test_slac_refuses_reward_evidence():
     with pytest.raises(ValueError, match="SLAC has no reward evidence"):
-        SLAC(env_spec("meld/Nav2D-v0", "state"), seed=0, model__reward_input="shaped")
+        SLAC(env_info("meld/Nav2D-v0", "state"), seed=0, model__reward_input="shaped")
     with pytest.raises(ValueError, match="SLAC has no reward evidence"):
         make_slac_config("meld/Nav2D-v0", reward_input="sparse")
 
@@ -72,7 +72,7 @@ def test_slac_refuses_reward_evidence():
 def test_builtin_names_resolve_to_the_baselines():
     assert agents.resolve_agent("slac") is SLAC
     assert agents.resolve_agent("random") is RandomAgent
-    assert agents.resolve_agent("leaderboards.random_agent:RandomAgent") is RandomAgent
+    assert agents.resolve_agent("baselines.random:RandomAgent") is RandomAgent
 
 
 def _cli(*args, timeout=300):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import meld_envs
+from baselines.random import RandomAgent
 from leaderboards import agents, protocol, run
 from leaderboards.interface import Agent, BudgetExhausted
-from leaderboards.random_agent import RandomAgent
 
 
 def _proto(env_id: str, **changes) -> protocol.EnvProtocol:
@@ -54,7 +54,7 @@ def test_an_agent_cannot_step_past_its_allowance(how):
     proto = _proto("meld/Nav2D-v0")
     info = protocol.env_info(proto)
     agent = GreedyAgent(info, how=how)
-    ctx = protocol.ProtocolContext(info)
+    ctx = protocol.TrainContext(info)
     try:
         ctx.allow(37)
         if how == "swallow":
@@ -77,7 +77,7 @@ def test_an_agent_cannot_step_past_its_allowance(how):
 
 def test_make_env_refuses_test_tasks():
     proto = _proto("meld/Nav2D-v0")
-    ctx = protocol.ProtocolContext(protocol.env_info(proto))
+    ctx = protocol.TrainContext(protocol.env_info(proto))
     with pytest.raises(ValueError, match="train tasks only"):
         ctx.make_env(meld_envs.tasks("meld/Nav2D-v0", "test")[0])
     with pytest.raises(ValueError, match="out of range"):
@@ -221,7 +221,7 @@ def test_seed_ranges_and_config_overrides():
 
 def test_agents_are_found_by_name_entry_point_and_path():
     assert agents.resolve_agent("random") is RandomAgent
-    assert agents.resolve_agent("leaderboards.random_agent:RandomAgent") is RandomAgent
+    assert agents.resolve_agent("baselines.random:RandomAgent") is RandomAgent
     agent = RandomAgent(protocol.env_info(_proto("meld/Nav2D-v0")), seed=1)
     assert isinstance(agent, Agent)  # structural: no import of leaderboards in the agent
     assert agents.agent_config(agent) == {"action_scale": 1.0, "train_steps_per_call": None}
@@ -235,7 +235,7 @@ def test_task_split_hash_is_stable_and_distinguishes_envs():
 
 def test_a_labs_agent_is_found_through_its_entry_point(tmp_path, monkeypatch):
     """A package installed with ``[project.entry-points."meld_bench.agents"] lab-agent = ...``."""
-    (tmp_path / "lab_pkg.py").write_text("from leaderboards.random_agent import RandomAgent as LabAgent\n")
+    (tmp_path / "lab_pkg.py").write_text("from baselines.random import RandomAgent as LabAgent\n")
     dist = tmp_path / "lab_pkg-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lab-pkg\nVersion: 0.1\n")

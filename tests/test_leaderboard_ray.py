@@ -29,8 +29,8 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
+from baselines.random import RandomAgent  # noqa: E402
 from leaderboards import results, validate  # noqa: E402
-from leaderboards.random_agent import RandomAgent  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leaderboards import protocol, report, results, stats, validate
+from leaderboards import protocol, report, results, validate
+from meld_envs import stats
 
 ENVS = ("meld/Nav2D-v0", "meld/CheetahVel-v0")
 

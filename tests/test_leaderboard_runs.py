@@ -61,7 +61,7 @@ def test_unknown_agent_env_preset_exit_with_what_exists(monkeypatch, capsys):
     monkeypatch.setitem(agents.BUILTIN_AGENTS, "future", "no_such_package.agent:Future")
     assert run.main(["--agent", "future", "--env", "all", "--preset", "smoke"]) == 2
     err = capsys.readouterr().err
-    assert "agent 'future' is not available yet" in err and "random (leaderboards.random_agent:RandomAgent)" in err
+    assert "agent 'future' is not available yet" in err and "random (baselines.random:RandomAgent)" in err
     proc = _cli("-m", "leaderboards.run", "--agent", "nope", "--env", "all", "--preset", "smoke")
     assert proc.returncode == 2 and "agent 'nope' is unknown" in proc.stderr and "random" in proc.stderr
     proc = _cli("-m", "leaderboards.run", "--agent", "random", "--env", "meld/X-v0", "--preset", "smoke")
@@ -74,7 +74,7 @@ def test_unknown_agent_env_preset_exit_with_what_exists(monkeypatch, capsys):
 _KILLER = textwrap.dedent("""
     import os, signal, sys
     from leaderboards import results, run, runner
-    from leaderboards.random_agent import RandomAgent
+    from baselines.random import RandomAgent
 
     where, results_dir = sys.argv[1], sys.argv[2]
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)

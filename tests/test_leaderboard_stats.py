@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leaderboards import stats
+from meld_envs import stats
 
 
 def test_iqm_and_mean_by_hand():

@@ -114,7 +114,7 @@ def test_branch_continues_a_snapshot_with_a_changed_setting(tmp_path):
     assert script("train", run, "--steps", "1000", "--chunk", "1000", *TINY).returncode == 0
     snap = os.path.join(run, "snapshots", "1k")
     bad = script("branch", snap, str(tmp_path / "x"), "--steps", "2000", "--chunk", "1000", "--set", "model.latent1_size=8")
-    assert bad.returncode == 2 and "model.latent1_size" in bad.stderr and "allowed: sac.* and train.*" in bad.stderr
+    assert bad.returncode == 2 and "model.latent1_size" in bad.stderr and "allowed: sac.*, train.*, extensions.*" in bad.stderr
     done = script("branch", snap, branched, "--steps", "2000", "--chunk", "1000", "--set", "sac.target_entropy=0")
     assert done.returncode == 0, done.stderr
     assert os.listdir(os.path.join(branched, "snapshots")) == ["2k"]  # only steps past the snapshot's

@@ -18,20 +18,19 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-
-from baselines.common import config as cfg
-from meld_agent.context import LocalContext, env_spec
-from meld_agent.evaluation import run_trials, summarize
+from meld_agent.config import config_table, config_to_json, parse_setting
+from meld_agent.evaluation import summarize
 from meld_agent.logger import RunLogger
 from meld_agent.train import parse_run_arguments, run_arguments
+from meld_envs.interface import TrainContext, env_info, run_trials
 
 CHECKPOINT = "checkpoint"
-AgentFactory = Callable[..., Any]  # (env_spec, seed=..., **overrides) -> agent
+AgentFactory = Callable[..., Any]  # (env_info, seed=..., **overrides) -> agent
 
 
 def build_agent(agent_cls: AgentFactory, env_id: str, obs_mode: str, seed: int, overrides: dict[str, Any]) -> Any:
     """The agent as the leaderboard would build it, on ``env_id`` in ``obs_mode``."""
-    return agent_cls(env_spec(env_id, obs_mode), seed=seed, **overrides)
+    return agent_cls(env_info(env_id, obs_mode), seed=seed, **overrides)
 
 
 def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int = 0, obs_mode: str = "pixels",
@@ -56,16 +55,16 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
         with open(run_path, "w") as f:
             json.dump(run, f, indent=1)
         with open(os.path.join(out, "config.json"), "w") as f:
-            f.write(cfg.to_json(agent.config))
+            f.write(config_to_json(agent.config))
         with open(os.path.join(out, "config.md"), "w") as f:
-            f.write(cfg.table(agent.config) + "\n")
+            f.write(config_table(agent.config) + "\n")
     spent, last_eval = 0, {}
     if resume and os.path.exists(ckpt):
         extra = agent.load(ckpt)
         spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
     logger = RunLogger(out)
     agent.logger = logger
-    ctx = LocalContext(agent.env_info, run["obs_mode"])
+    ctx = TrainContext(agent.env_info, run["obs_mode"])
     tasks = None if run["eval_tasks"] is None else list(range(run["eval_tasks"]))
     from tqdm import tqdm
 
@@ -77,8 +76,7 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
             ctx.allow(chunk)
             agent.meta_train(ctx, chunk)
             spent += chunk
-            results = run_trials(agent, run["env_id"], "test", tasks, run["eval_trials"], run["obs_mode"],
-                                 seed=run["seed"] + 100_000 + spent)
+            results = run_trials(agent, run["env_id"], "test", tasks, run["eval_trials"], run["obs_mode"])  # protocol seeds
             last_eval = summarize(results)
             logger(last_eval, int(agent.counters["env_steps"]))
             agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})
@@ -99,10 +97,10 @@ def main(name: str, agent_cls: AgentFactory, doc: str, argv: list[str] | None = 
     p = run_arguments(f"python -m baselines.{name}.train", doc.split("\n\n")[0])
     args = parse_run_arguments(p, argv)
     try:
-        overrides = dict(cfg.parse_override(s) for s in args.set)
+        overrides = dict(parse_setting(s) for s in args.set)
         if args.show_config:
             agent = build_agent(agent_cls, args.env, args.obs_mode, args.seed, overrides)
-            print(cfg.table(agent.config) + (("\n\n" + show_config_extra()) if show_config_extra else ""))
+            print(config_table(agent.config) + (("\n\n" + show_config_extra()) if show_config_extra else ""))
             return 0
         result = train(agent_cls, args.env, args.steps, args.out, args.seed, args.obs_mode, overrides, args.eval_every,
                        args.eval_trials, args.eval_tasks, args.resume, not args.no_progress)

@@ -9,9 +9,6 @@ for one-episode trials (CheetahVel), where the protocol gives no separate explor
 """
 from __future__ import annotations
 
-import ast
-import json
-import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -20,11 +17,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from baselines.common.config import from_dict, to_json, with_overrides
 from baselines.pearl.config import PEARLConfig, check, make_config
 from baselines.pearl.update import PEARLLearner, TaskBatch
 from meld_agent import checkpoint
-from meld_agent.config import ReplayConfig
+from meld_agent.config import ReplayConfig, override
 from meld_agent.context import agent_config, device_of
 from meld_agent.replay import TrialReplay
 
@@ -39,7 +35,7 @@ class PEARL:
 
     def __init__(self, spec: PEARLConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
         config, info = agent_config(spec, seed, config_overrides, PEARLConfig, make_config,
-                                    lambda c, o: check(with_overrides(c, o)))
+                                    lambda c, o: check(override(c, o)))
         self.config: PEARLConfig = config
         self.env_info = info
         self.device = device_of(config.device)
@@ -214,7 +210,7 @@ class PEARL:
         obs = raw.obs.reshape(tasks, n, 2, *self.obs_shape)
         actions = raw.actions.reshape(tasks, n, self.action_size)
         context_rewards = raw.reward(self.context_reward)[:, 1].reshape(tasks, n)
-        rewards = raw.critic_reward(self.config.sac.critic_reward, self.config.sac.critic_shaped_weight)[:, 1].reshape(tasks, n)
+        rewards = raw.reward(self.config.sac.critic_reward)[:, 1].reshape(tasks, n)
         return TaskBatch(obs[:, :c, 0], actions[:, :c], context_rewards[:, :c], obs[:, c:, 0], actions[:, c:], rewards[:, c:], obs[:, c:, 1])
 
     def _train(self, n: int) -> dict[str, float]:
@@ -228,31 +224,17 @@ class PEARL:
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str, extra: dict[str, Any] | None = None) -> None:
         """Networks, optimizers, replay, RNG states and counters into the folder ``path`` (atomic)."""
-        state = {"config": to_json(self.config), "learner": self.learner.state_dict(), "counters": dict(self.counters),
-                 "rng": repr(self.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
-                 "extra": repr(extra or {})}
-        checkpoint.save(path, state, self.replay.save if self.replay is not None else None)
+        checkpoint.save_agent(path, self.config, checkpoint.learner_state(self), self.replay, extra)
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore what ``save`` wrote; a ``ValueError`` for a corrupt or foreign checkpoint. Returns ``extra``."""
-        state = checkpoint.load_state(path)
-        try:
-            if from_dict(PEARLConfig, json.loads(state["config"])) != self.config:
-                raise ValueError(f"checkpoint {path!r} was written by a PEARL agent with another config")
+        state = checkpoint.load_agent(path, self.config)
+        with checkpoint.restoring(path):
             self.learner.load_state_dict(state["learner"])
-            self.counters = defaultdict(float, state["counters"])
-            self.rng.bit_generator.state = ast.literal_eval(state["rng"])
-            self.act_generator.set_state(state["act_generator"])
-            if os.path.exists(os.path.join(path, "replay.json")):
-                with open(os.path.join(path, "replay.json")) as f:
-                    self._ensure_replay(len(json.load(f)["counts"]))
-                assert self.replay is not None
-                self.replay.load(path)
+            checkpoint.restore_learner_state(self, state, path)
             self._close_envs()
             self._ctx = None
-            return ast.literal_eval(state.get("extra", "{}"))
-        except (KeyError, TypeError, RuntimeError, SyntaxError) as e:
-            raise ValueError(f"checkpoint {path!r} is corrupt or from another version: {type(e).__name__}: {e}") from None
+            return checkpoint.extra_of(state)
 
     def close(self) -> None:
         self._close_envs()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meld_agent.config import SACConfig
+from meld_agent.config import SACConfig, override
 
 REWARD_CHOICES = ("shaped", "sparse")
 
@@ -118,9 +118,7 @@ def check(config: PEARLConfig) -> PEARLConfig:
 
 def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> PEARLConfig:
     """The paper defaults, then ``PRESETS[env_id]``, then ``overrides`` (``section__field`` or ``section.field``)."""
-    from baselines.common.config import with_overrides
-
-    return check(with_overrides(PEARLConfig(env_id=env_id), {**PRESETS.get(env_id, {}), **overrides}))
+    return check(override(PEARLConfig(env_id=env_id), {**PRESETS.get(env_id, {}), **overrides}))
 
 
 def presets_table() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from baselines.common import run
-from baselines.random.agent import RandomAgent
+from baselines.random import RandomAgent
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ training does not depend on what else the process drew from torch's global RNG.
 """
 from __future__ import annotations
 
-import json
+import ast
 import os
 import tempfile
 from collections import defaultdict
@@ -26,11 +26,11 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from baselines.common.config import from_dict, to_json, with_overrides
 from baselines.rl2.config import RL2Config, check, make_config
 from baselines.rl2.policy import TrialFeatures
-from baselines.rl2.wrappers import TrialTaskEnv, trial_observation, trial_observation_space
+from baselines.rl2.wrappers import TrialTaskEnv, trial_observation
 from meld_agent import checkpoint
+from meld_agent.config import override
 from meld_agent.context import agent_config, device_of
 
 
@@ -72,7 +72,7 @@ class RL2:
     carried across the episodes of a trial, trained on-policy with PPO (RecurrentPPO)."""
 
     def __init__(self, spec: RL2Config | Any, seed: int | None = None, **config_overrides: Any) -> None:
-        config, info = agent_config(spec, seed, config_overrides, RL2Config, make_config, lambda c, o: check(with_overrides(c, o)))
+        config, info = agent_config(spec, seed, config_overrides, RL2Config, make_config, lambda c, o: check(override(c, o)))
         self.config: RL2Config = config
         self.env_info = info
         self.input_reward = config.input_reward or ("sparse" if info.sparse_at_test else "shaped")
@@ -167,21 +167,17 @@ class RL2:
             self.model.save(os.path.join(tmp, "ppo"))
             with open(os.path.join(tmp, "ppo.zip"), "rb") as f:
                 model_bytes = f.read()
-        state = {"config": to_json(self.config), "model_zip": torch.frombuffer(bytearray(model_bytes), dtype=torch.uint8),
+        state = {"model_zip": torch.frombuffer(bytearray(model_bytes), dtype=torch.uint8),
                  "counters": dict(self.counters), "num_timesteps": int(self.model.num_timesteps),
                  "trial_rng": repr(self.trial_env.rng.bit_generator.state), "act_generator": self.act_generator.get_state(),
-                 "learn_rng": self.learn_rng, "extra": repr(extra or {}),
+                 "learn_rng": self.learn_rng,
                  "return_rms": [float(self.vec_env.ret_rms.mean), float(self.vec_env.ret_rms.var), float(self.vec_env.ret_rms.count)]}
-        checkpoint.save(path, state)
+        checkpoint.save_agent(path, self.config, state, extra=extra)
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore what ``save`` wrote; a ``ValueError`` for a corrupt or foreign checkpoint. Returns ``extra``."""
-        import ast
-
-        state = checkpoint.load_state(path)
-        try:
-            if from_dict(RL2Config, json.loads(state["config"])) != self.config:
-                raise ValueError(f"checkpoint {path!r} was written by an RL2 agent with another config")
+        state = checkpoint.load_agent(path, self.config)
+        with checkpoint.restoring(path):
             with tempfile.TemporaryDirectory() as tmp:
                 zip_path = os.path.join(tmp, "ppo.zip")
                 with open(zip_path, "wb") as f:
@@ -197,6 +193,4 @@ class RL2:
             rms.mean, rms.var, rms.count = (np.float64(v) for v in state["return_rms"])
             self.model._last_obs = None
             self._ctx = None
-            return ast.literal_eval(state.get("extra", "{}"))
-        except (KeyError, TypeError, RuntimeError, SyntaxError) as e:
-            raise ValueError(f"checkpoint {path!r} is corrupt or from another version: {type(e).__name__}: {e}") from None
+            return checkpoint.extra_of(state)

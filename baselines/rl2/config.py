@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from baselines.common.config import with_overrides
+from meld_agent.config import override
 
 
 @dataclass(frozen=True)
@@ -87,4 +87,4 @@ def check(config: RL2Config) -> RL2Config:
 
 def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> RL2Config:
     """The defaults, then ``PRESETS[env_id]``, then ``overrides`` (``section__field`` or ``section.field``)."""
-    return check(with_overrides(RL2Config(env_id=env_id), {**PRESETS.get(env_id, {}), **overrides}))
+    return check(override(RL2Config(env_id=env_id), {**PRESETS.get(env_id, {}), **overrides}))

@@ -8,6 +8,9 @@ Stratified bootstrap: each resample draws, for every task separately, ``runs`` r
 replacement from that task's runs; the aggregate of the resampled matrix is one bootstrap
 statistic. Intervals are percentile intervals of ``reps`` statistics. Methods are resampled with
 independent generators seeded from ``seed`` alone, so adding a method changes no other's interval.
+
+The one bootstrap of the project: the leaderboard's reports and the agents' own evaluations (the episode-2 gain
+of ``meld_agent.evaluation``) use it alike.
 """
 from __future__ import annotations
 

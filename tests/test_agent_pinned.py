@@ -1,0 +1,50 @@
+"""The defaults (and the extensions the Nav2D learning test uses) train exactly as recorded: a short MELD run's
+per-iteration losses against ``tests/data/pinned_losses.json``.
+
+Two runs on Nav2D with state observations, small batches, 480 env steps and appendix C's stage switch at 240: the
+meld/Nav2D-v0 preset as it is, and the same with the learning test's extensions on. A change to the paper's algorithm,
+to an extension, to the replay's sampling or to an RNG's draws shows here as a changed loss. On one machine the numbers
+are the same to the last bit; the tolerance allows other CPUs' float summation orders.
+"""
+import json
+import os
+
+import pytest
+import torch
+
+from meld_agent import MELD, make_config
+
+SMALL = {"obs_mode": "state", "train__initial_random_trials": 4, "train__collect_tasks": 2, "train__tasks_per_update": 2,
+         "train__model_batch_steps": 82, "sac__batch_size": 64, "train__stage1_env_steps": 240}
+EXTENSIONS = {"extensions__stage2_sparse_critic": 0.2, "extensions__ac_batch_trials": 4,
+              "extensions__random_opening_fraction": 0.5, "extensions__random_opening_hold": True,
+              "extensions__random_opening_steps": 6, "extensions__random_opening_until_reward": True,
+              "extensions__n_step": 6, "extensions__opening_fraction": 0.5, "extensions__opening_steps": 6}
+PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_losses.json")
+
+
+def _losses(overrides: dict) -> list[dict]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        agent = MELD(make_config("meld/Nav2D-v0", **SMALL, **overrides))
+        rows: list[dict] = []
+        agent.logger = lambda metrics, step: rows.append(
+            {"step": step, **{k: v for k, v in sorted(metrics.items()) if k.startswith("losses/")}})
+        agent.meta_train(steps=480)
+        agent.close()
+        return rows
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name, overrides", [("defaults", {}), ("extensions", EXTENSIONS)])
+def test_a_short_run_gives_the_pinned_losses(name, overrides):
+    with open(PINNED) as f:
+        pinned = json.load(f)[name]
+    rows = _losses(overrides)
+    assert [r["step"] for r in rows] == [r["step"] for r in pinned]  # pre-training, iterations, the stage switch
+    for got, want in zip(rows, pinned):
+        assert got.keys() == want.keys()
+        for key in want:
+            assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-6), f"{name}, {want['step']} steps, {key}"
