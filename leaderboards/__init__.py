@@ -4,5 +4,5 @@
     python -m leaderboards.report results/ --out report/
     python -m leaderboards.validate their_results/
 
-See ``leaderboards/README.md``; the agent contract is ``leaderboards/interface.py``.
+See ``leaderboards/README.md``; the agent contract is ``meld_envs.interface``, re-exported as ``leaderboards.interface``.
 """

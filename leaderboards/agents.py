@@ -18,7 +18,7 @@ from typing import Any
 
 ENTRY_POINT_GROUP = "meld_bench.agents"
 
-# name -> "module:attribute"; names whose module is not there yet are listed as not available
+# name -> "module:attribute"; a name whose module does not import (an optional dependency missing) is listed as not available
 BUILTIN_AGENTS: dict[str, str] = {
     "random": "baselines.random:RandomAgent",
     "meld": "meld_agent:MELD",

@@ -2,7 +2,7 @@
 CoRL 2020), with appendix C's two-stage procedure for tasks that are sparse at test time.
 
 It implements the leaderboard's agent interface by duck typing (``meta_train``, ``reset``, ``act``,
-``save``, ``load``) and the issue's own API::
+``save``, ``load``); it is built from its own config or as the leaderboard builds it::
 
     agent = MELD(make_config("meld/Nav2D-v0", obs_mode="state"))   # from a config
     agent = MELD(env_info, seed=0, **overrides)                      # as the leaderboard builds it

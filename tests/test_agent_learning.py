@@ -1,40 +1,35 @@
 """Evidence that MELD learns (slow): Nav2D with 2-episode trials and sparse test rewards.
 
-Config: the meld/Nav2D-v0 preset with run N's settings (``LEARNING``) for the first 100,000 steps, then the same run
-goes on with held random openings (``SEARCH``, via ``train.change_settings``, as ``python -m meld_agent.train --resume
---set ...`` does) to 200,000 (BENCHMARKS.md "Agent", "Learning", runs N0 and H0). N: stage 2's critic learns from the
-sparse reward plus 0.2 x the shaped one, gamma 0.99, actor-critic batches drawn from 32 trials. SEARCH: half the trials
-open episode 2 with one random action held for up to 6 steps, until the first sparse reward, and the critic's 6-step
-targets credit the opening with what it earned; without them episode 2 runs one fixed path whatever episode 1 found
-(N0 at 100k: gain -0.12 [-0.64, 0.40] over 500 held-out trials). obs_mode="state", the MLP-encoder path of the same
-agent (latent model, reward evidence, SAC on the belief, appendix C's two stages with the switch at 12,000 steps).
-Budget: 200,000 env steps on one torch thread. About 4 h on one core of a 2-CPU AMD EPYC: 11 min per 10k with the other
-core idle (2026-12-04, a fourth machine), 14-20 min with it busy; N0's 100k took 1 h 55 min to 3 h 20 min. Set
-``MELD_LEARNING_TEST_DIR`` to a folder to keep the run there: started again after a kill, the test goes on from its last
-checkpoint and validation.
+Schedule: one run of the meld/Nav2D-v0 preset (config.PRESETS: cpu-sized, appendix C's two stages with the switch
+at 12,000 steps) in obs_mode="state", the MLP-encoder path of the same agent (latent model, reward evidence, SAC on
+the belief). To 100,000 env steps with ``LEARNING``: stage 2's critic learns from the sparse reward plus 0.2 x the
+shaped one (``extensions.stage2_sparse_critic``), gamma 0.99, actor-critic batches drawn from 32 trials
+(``extensions.ac_batch_trials``). Then the same run goes on to 200,000 with ``SEARCH`` switched on in place
+(``train.change_settings``, as ``python -m meld_agent.train --resume --set ...`` does): half the trials open episode 2
+with one random action held for up to 6 steps, until the first sparse reward (``extensions.random_opening_*``), and
+the critic's 6-step targets (``extensions.n_step``) on batches drawn half from those openings
+(``extensions.opening_fraction``, ``extensions.opening_steps``) credit an opening with what it earned. Without these
+episode 2 runs one fixed path whatever episode 1 found.
+
+Budget: 200,000 env steps on one torch thread, about 4 h on one core of a 2-CPU machine (11 min per 10,000 steps with
+the other core idle, 14-20 min with it busy). Set ``MELD_LEARNING_TEST_DIR`` to a folder to keep the run there:
+started again after a kill, the test goes on from its last checkpoint and validation (a folder that holds a run of
+another config fails the test).
 
 Checkpoint: every 10,000 steps the agent is validated on the 30 *train* tasks (4 trials each, reset seeds 555...,
 which training never draws), and the test keeps the checkpoint that ``evaluation.validation_key`` ranks best:
 success at least the random policy's + 0.3, then the largest lower bound of the episode-2 gain. The held-out tasks
-are seen once, by the kept checkpoint. Why: in every configuration tried (runs F-Z, H0), the gain comes and goes
-between checkpoints of one run, so the last checkpoint is a lottery.
+are seen once, by the kept checkpoint: the gain comes and goes between checkpoints of one run, so the last checkpoint
+is a lottery.
 
-Protocol: 10 trials on each of the 10 held-out test tasks (reset seeds 777...), MELD's mean action, the random
+Assertions: 10 trials on each of the 10 held-out test tasks (reset seeds 777...), MELD's mean action, the random
 policy on the same starts. Success must reach the random policy's + 0.3, and episode 2 must beat episode 1 with the
-*paired* gain's 95% bootstrap interval above 0 (``evaluation.episode_gain``; with 3 trials per task, as until
-2026-12-02, the noise is as large as the effect).
+*paired* gain's 95% bootstrap interval above 0 (``evaluation.episode_gain``; with 3 trials per task the noise would be
+as large as the effect).
 
-Measured (2026-12-04, benchmarks/nav2d_learning.py ``select runs/navN0 runs/navH0``, the same training and validation as
-here): the first 100k are run N0, which the earlier 100k version of this test reproduced bit for bit on three machines;
-switching the settings in place (this test's way) and training on reproduces H0's 110k bit for bit. The rule keeps 200k
-(train tasks: success 0.80, gain +2.97 [2.09, 3.89]; next best 160k, +2.48 [1.60, 3.42]). On the held-out tasks 200k has
-success 0.86 against the random policy's 0.00 and episode 1/2 returns 12.3/14.5, gain +2.19 [1.08, 3.37]: both
-assertions pass. This test's own run, on a fourth machine, gave the same train-task validation to the last digit as N0
-at 10k-100k and as H0 after its in-place switch, 110k-140k (BENCHMARKS.md, "Sixteenth session"). Of the checkpoints past
-the switch, 160k, 190k and 200k pass on the held-out tasks; 110k-150k, 170k and 180k fail the second assertion. For
-scale, a scripted sweep-and-remember policy scores success 1.00 and episode 1/2 returns 12.1/17.3
-(benchmarks/nav2d_reference.py). The learning curve is drawn to ``runs/agent_learning/nav2d_state.png`` (or
-``$MELD_FIGURE_DIR``).
+The measured results (the kept checkpoint and the others, on train and held-out tasks, next to scripted reference
+policies) are in BENCHMARKS.md ("Learning") and docs/nav2d_learning.md. The learning curve is drawn to
+``runs/agent_learning/nav2d_state.png`` (or ``$MELD_FIGURE_DIR``).
 """
 import json
 import os
@@ -54,10 +49,10 @@ ENV = "meld/Nav2D-v0"
 STEPS, SWITCH, CHUNK = 200_000, 100_000, 10_000
 TRIALS = 10  # per test task: 100 trials, so that the episode-2 gain is measured, not guessed (see the docstring)
 VALIDATION_TRIALS, VALIDATION_SEED = 4, 555  # per train task, to choose the checkpoint (benchmarks/nav2d_learning.py select)
-LEARNING = {  # run N: on top of the meld/Nav2D-v0 preset (config.PRESETS, cpu-sized, stage switch at 12,000 steps)
+LEARNING = {  # to SWITCH, on top of the meld/Nav2D-v0 preset (config.PRESETS, cpu-sized, stage switch at 12,000 steps)
     "extensions__stage2_sparse_critic": 0.2, "sac__gamma": 0.99, "extensions__ac_batch_trials": 32,
 }
-SEARCH = {  # from SWITCH on (run H0): half the trials open episode 2 with a random action held for up to 6 steps, until
+SEARCH = {  # from SWITCH on: half the trials open episode 2 with a random action held for up to 6 steps, until
     # the first sparse reward; the critic's batches draw half their transitions from those openings, with 6-step targets
     "extensions__random_opening_fraction": 0.5, "extensions__random_opening_hold": True, "extensions__random_opening_steps": 6,
     "extensions__random_opening_until_reward": True, "extensions__n_step": 6, "extensions__opening_fraction": 0.5,
@@ -68,7 +63,7 @@ SEARCH = {  # from SWITCH on (run H0): half the trials open episode 2 with a ran
 @pytest.mark.slow
 @pytest.mark.timeout(12 * 3600)  # ~4-7 h on one core (the docstring); pyproject's 600 s is for the default tests
 def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
-    torch.set_num_threads(1)  # the recorded runs used one thread; float sums differ with two
+    torch.set_num_threads(1)  # as the runs in BENCHMARKS.md were measured: float sums differ with two threads
     config = make_config(ENV, obs_mode="state", **LEARNING)
     folder = os.environ.get("MELD_LEARNING_TEST_DIR") or str(tmp_path)  # a kept folder: a killed run resumes there
     run, kept, log = os.path.join(folder, "nav2d_state"), os.path.join(folder, "kept"), os.path.join(folder, "validation.jsonl")

@@ -68,7 +68,7 @@ def test_pixels_are_stored_once_as_uint8():
 
 def test_memory_check_refuses_what_does_not_fit_and_names_the_disk_option(monkeypatch):
     monkeypatch.setattr("meld_agent.replay.available_memory_bytes", lambda: 24 * 2**30)  # a 24 GiB machine
-    # the example: 30 tasks x 1e5 frames of 64x128x3 is ~69 GiB (68.8 with whole 41-frame trials)
+    # the replay module's example: 30 tasks x 1e5 frames of 64x128x3 is ~69 GiB (68.8 with whole 41-frame trials)
     with pytest.raises(MemoryError, match=r"6[89]\.\d GiB.*storage='disk'"):
         TrialReplay(30, 41, (64, 128, 3), 7, ReplayConfig(capacity_frames_per_task=100_000), seed=0)
 

@@ -7,8 +7,8 @@ minutes), then 2 trials on each of the 10 test tasks with fixed seeds, against u
 on the same starts. CheetahVel is dense at test, so the test return (-|v - v*| - 0.01|a|^2 summed)
 measures progress long before the 0.2 m/s success threshold is met. About 4 min per agent (RL² ~8)
 on one core. RL² runs with its CheetahVel preset (initial action std e^-1, 600-step rollouts): at 30,000 steps seeds
-0-2 scored -44.4, -43.0 and -44.3 against random's -52.2 (with sb3's initial std 1 they landed on
-either side of random: -58.7, -47.9, -55.9; BENCHMARKS.md, Baselines).
+0-2 score -44.4, -43.0 and -44.3 against random's -52.2; with sb3's initial std 1 they score -58.7, -47.9 and
+-55.9, either side of random (BENCHMARKS.md, Baselines).
 """
 import pytest
 import torch

@@ -208,7 +208,7 @@ def test_env_all_means_every_registered_id_but_real_robots():
     (lambda: run.parse_seeds(["x"]), r"bad seed 'x'"),
 ])
 def test_bad_input_names_what_exists(bad, match, monkeypatch):
-    # a built-in agent whose package has not landed yet
+    # a built-in agent whose package does not import
     monkeypatch.setitem(agents.BUILTIN_AGENTS, "future", "no_such_package.agent:Future")
     with pytest.raises(ValueError, match=match):
         bad()

@@ -1,4 +1,4 @@
-"""`--executor ray` against a real Ray cluster on 127.0.0.1 (shared/notes/ray-on-loopback.md).
+"""`--executor ray` against a real Ray cluster on 127.0.0.1 that talks to nothing beyond loopback.
 
 Ray runs in a separate process (the CLI under ``subprocess``), started with the loopback-only
 settings in its environment before it imports ray: listeners on 127.0.0.1, no usage reports, no
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-# before anything imports ray (the notes: setting them after `import ray` can hang a driver)
+# before anything imports ray: setting them after `import ray` can hang a driver
 _RAY_LOOPBACK = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",

@@ -213,12 +213,6 @@ def test_a_run_cannot_be_run_twice_at_once(tmp_path):
 
 @pytest.mark.slow
 def test_meld_runs_the_smoke_protocol_and_resumes(tmp_path):
-    from leaderboards import agents
-
-    try:
-        agents.resolve_agent("meld")
-    except agents.AgentNotFound as e:
-        pytest.skip(f"the MELD agent is not available yet: {e}")
     spec = RunSpec(agent="meld", env_id="meld/Nav2D-v0", seed=0, preset="smoke", results_dir=str(tmp_path),
                    keep_checkpoints=True)
     runner.run(spec, log=lambda m: None)

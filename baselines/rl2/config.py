@@ -2,8 +2,8 @@
 
 Sources: "RL2" is Duan et al. 2016 (a recurrent policy over (observation, previous action, reward,
 done flag), hidden state kept across the episodes of a trial; trained there with TRPO, here with
-PPO as the issue asks); "sb3" the defaults of ``sb3_contrib.RecurrentPPO``; "MELD" the shared conv
-encoder (MELD paper appendix A).
+PPO, the recurrent on-policy method sb3-contrib implements); "sb3" the defaults of ``sb3_contrib.RecurrentPPO``;
+"MELD" the shared conv encoder (MELD paper appendix A).
 """
 from __future__ import annotations
 
