@@ -16,5 +16,5 @@ Every agent follows the leaderboard's interface (``AgentClass(env_info, seed=...
 ``meta_train``, ``reset``, ``act``, ``save``, ``load``) and has ``python -m baselines.<name>.train``
 (run folder with config, metrics.csv + TensorBoard, checkpoint, ``--resume``). Shared pieces come
 from ``meld_agent`` by composition: conv encoder, actor, twin critic, soft Bellman target, per-task
-trial replay, checkpoints, run logger. ``python -m baselines.benchmark`` measures throughput.
+trial replay, checkpoints, run logger. ``benchmarks/baselines_throughput.py`` measures throughput.
 """

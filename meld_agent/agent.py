@@ -11,6 +11,7 @@ It implements the leaderboard's agent interface by duck typing (``meta_train``, 
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -29,6 +30,12 @@ from meld_agent.update import Learner
 from meld_envs.interface import EnvInfo, TrainContext
 
 StepLogger = Callable[[dict[str, float], int], None]  # (metrics, env_step) -> None
+
+
+def _trial_seed(seed: int, obs: Any) -> int:
+    """A seed for a meta-test trial's noise: the agent's seed and the trial's first observation, hashed."""
+    digest = hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8, key=seed.to_bytes(8, "little", signed=True))
+    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 class MELD:
@@ -56,8 +63,9 @@ class MELD:
         self.stage = 1
         self.learner = self._make_learner(self.stage)
         self.rng = np.random.default_rng([config.seed, 0])  # tasks, env seeds, random actions
-        self.act_generator = torch.Generator(device=self.device)  # policy noise while acting
+        self.act_generator = torch.Generator(device=self.device)  # latent and policy noise while collecting
         self.act_generator.manual_seed(config.seed + 2)
+        self.test_generator = torch.Generator(device=self.device)  # the same at meta-test, seeded anew by each trial
         x = config.extensions
         self.random_openings = RandomOpenings(x, self.episode_steps, self._uniform_action) if x.random_opening_fraction > 0 else None
         self.replay: TrialReplay | None = None
@@ -101,16 +109,17 @@ class MELD:
         self.predictions = []
 
     @torch.no_grad()
-    def _policy(self, obs: Any, reward: float, deterministic: bool, episode_start: bool = False) -> np.ndarray:
+    def _policy(self, obs: Any, reward: float, deterministic: bool, generator: torch.Generator,
+                episode_start: bool = False) -> np.ndarray:
         model = self.learner.model
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
         evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
         prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
         if prev_action is not None and model.episode_start_input:
             prev_action = model.transition_input(prev_action, torch.tensor([float(episode_start)], device=self.device))
-        (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, self.act_generator)
+        (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, generator)
         belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
-        action, _ = self.learner.actor(belief, self.act_generator, deterministic=deterministic)
+        action, _ = self.learner.actor(belief, generator, deterministic=deterministic)
         self._filter = (z2, action)
         if self.record_predictions:
             mean, std = model.decode_reward(torch.cat([z1, z2], dim=-1))
@@ -120,10 +129,17 @@ class MELD:
     def act(self, obs: Any, reward: float = 0.0, info: dict[str, Any] | None = None) -> np.ndarray:
         """Update the belief with ``obs`` and the previous step's ``reward`` (0.0 at trial start) and
         return the next action (Algorithm 2); the belief carries over episode boundaries of a trial
-        (``info["episode_end"]`` marks the first frame of a later episode)."""
+        (``info["episode_end"]`` marks the first frame of a later episode).
+
+        The trial's noise (latent samples, and actions unless ``sac.deterministic_test``) is drawn from a generator
+        seeded at its first step from the agent's seed and that first observation, so a meta-test result is a
+        function of the weights and the trials alone: the same checkpoint scores the same in the training run's own
+        evaluation, in ``meld_agent.evaluate`` and in the leaderboard, and evaluating never changes training."""
+        if self._filter is None:
+            self.test_generator.manual_seed(_trial_seed(self.config.seed, obs))
         evidence_reward = 0.0 if self.reward_input == "none" else float(reward)
         return self._policy(obs, evidence_reward, deterministic=self.config.sac.deterministic_test,
-                            episode_start=bool((info or {}).get("episode_end", False)))
+                            generator=self.test_generator, episode_start=bool((info or {}).get("episode_end", False)))
 
     # -- meta-training (Algorithm 1) ---------------------------------------------------------
     def meta_train(self, ctx: TrainContext | None = None, steps: int | None = None) -> dict[str, float]:
@@ -225,7 +241,8 @@ class MELD:
             if random:
                 action = self._uniform_action()
             else:
-                action = self._policy(obs, reward_in, deterministic=False, episode_start=new_episode)
+                action = self._policy(obs, reward_in, deterministic=False, generator=self.act_generator,
+                                      episode_start=new_episode)
                 if openings is not None:
                     action = self._opening_action(openings, steps, action)
             obs, reward, terminated, truncated, info = env.step(action)

@@ -105,11 +105,11 @@ def test_episode_start_reaches_the_belief_only_when_configured(flag):
     assert (agent.replay.sample(2, 1).episode_start.sum(1) == 1).all()  # one later episode per 2-episode trial
     agent.reset()
     agent.act(np.zeros(4, np.float32), 0.0, {"episode_in_trial": 0})
-    saved = agent._filter, agent.act_generator.get_state()
+    saved = agent._filter, agent.test_generator.get_state()
     actions = []
     for info in ({"episode_in_trial": 1, "episode_end": True}, {"episode_in_trial": 1}):
         agent._filter = saved[0]
-        agent.act_generator.set_state(saved[1])
+        agent.test_generator.set_state(saved[1])
         actions.append(agent.act(np.ones(4, np.float32), 0.0, info))
     assert (not np.array_equal(actions[0], actions[1])) == flag
     agent.close()
@@ -225,8 +225,6 @@ def test_slac_variant_is_a_configuration():
     assert not agent.two_stage and agent.learner.model.reward_repeat == 0
     agent.reset()
     a1 = agent.act(np.zeros(4, np.float32), 0.0)
-    agent.reset()
-    agent.act_generator.manual_seed(agent.config.seed + 2)
     agent2 = MELD(tiny(reward_input="none"))
     agent2.reset()
     assert np.allclose(agent2.act(np.zeros(4, np.float32), 5.0), a1)  # the reward is not seen
@@ -336,7 +334,7 @@ def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes
                           random_opening_hold=hold, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
         taken = []
 
-        def fixed(obs, reward, deterministic, episode_start=False, agent=agent):
+        def fixed(obs, reward, deterministic, generator, episode_start=False, agent=agent):
             if agent._filter is not None:
                 taken.append(agent._filter[1].clone())  # what the belief reads as the previous action
             agent._filter = (None, torch.full((1, agent.action_size), 0.5))
@@ -368,7 +366,7 @@ def test_random_opening_until_reward_hands_over_to_the_policy_at_the_first_rewar
                           random_opening_until_reward=until, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
         half, make = agent.episode_steps, agent._env
 
-        def fixed(obs, reward, deterministic, episode_start=False, agent=agent):
+        def fixed(obs, reward, deterministic, generator, episode_start=False, agent=agent):
             agent._filter = (None, torch.full((1, agent.action_size), 0.5))
             return np.full(agent.action_size, 0.5, np.float32)
 
@@ -393,3 +391,23 @@ def test_random_opening_until_reward_hands_over_to_the_policy_at_the_first_rewar
         assert (actions[half + 1:half + 3] == 0.5).all() == until
         assert (actions[half + 3:] == 0.5).all() and (actions[:half] == 0.5).all()
         agent.close()
+
+
+def test_a_meta_test_trial_depends_on_the_weights_and_the_trial_alone():
+    """Acting at meta-test draws from a generator seeded by the trial's first observation: the same trial gives the
+    same actions whatever the agent did before (collecting, other trials), and evaluating leaves training's stream be."""
+    agent = MELD(tiny(sac__deterministic_test=False))
+    agent.meta_train(steps=160)
+    obs = [np.full(4, 0.1 * k, np.float32) for k in range(5)]
+
+    def trial():
+        agent.reset()
+        return [agent.act(o, 0.0, {"episode_in_trial": 0}) for o in obs]
+
+    before = agent.act_generator.get_state()
+    first = trial()
+    agent.reset()
+    agent.act(np.ones(4, np.float32), 1.0)  # another trial in between
+    assert all(np.array_equal(a, b) for a, b in zip(trial(), first))
+    assert torch.equal(agent.act_generator.get_state(), before)  # training's noise is untouched
+    agent.close()

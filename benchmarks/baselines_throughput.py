@@ -1,7 +1,7 @@
 """Throughput of every agent on this machine: env-steps/s while collecting (policy forward + env
 step, from pixels) and gradient updates/s, at each environment's preset config.
 
-    python -m baselines.benchmark --env meld/Nav2D-v0 meld/CheetahVel-v0 --threads 1
+    python benchmarks/baselines_throughput.py --env meld/Nav2D-v0 meld/CheetahVel-v0 --threads 1
 
 Collection is timed over whole trials of the agent's own meta-training loop (no updates in
 between); updates over ``--updates`` gradient steps on a replay filled by that collection. RL²'s
@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from meld_agent.context import LocalContext, env_spec
+from meld_envs.interface import EnvInfo, TrainContext, env_info
 
 AGENTS = ("meld", "slac", "pearl", "rl2", "random")
 
 
-def _make(name: str, spec: Any) -> Any:
+def _make(name: str, spec: EnvInfo) -> Any:
     if name == "meld":
         from meld_agent import MELD
 
@@ -49,9 +49,9 @@ def _make(name: str, spec: Any) -> Any:
 
 def measure(name: str, env_id: str, trials: int = 4, updates: int = 5) -> dict[str, float]:
     """``{"env_steps_per_s", "updates_per_s"}`` of agent ``name`` on ``env_id`` (pixels)."""
-    spec = env_spec(env_id, "pixels")
+    spec = env_info(env_id, "pixels")
     agent = _make(name, spec)
-    ctx = LocalContext(spec, "pixels")
+    ctx = TrainContext(spec, "pixels")
     ctx.allow(10**9)
     out: dict[str, float] = {}
     if name in ("meld", "slac", "pearl"):
@@ -106,7 +106,7 @@ def measure(name: str, env_id: str, trials: int = 4, updates: int = 5) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baselines.benchmark", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/baselines_throughput.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", nargs="+", default=["meld/Nav2D-v0", "meld/CheetahVel-v0"])
     p.add_argument("--agents", nargs="+", default=list(AGENTS), choices=AGENTS)
     p.add_argument("--trials", type=int, default=4, help="trials timed for collection")
