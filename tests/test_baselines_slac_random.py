@@ -1,6 +1,5 @@
 """SLAC is MELD without reward evidence (configuration, not a copy); random is the floor.
 Both through their train commands and the leaderboard protocol's smoke preset."""
-import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from baselines.slac import SLAC, make_slac_config
 from leaderboards import agents
 from leaderboards import run as lb_run
 from meld_agent import MELD, PRESETS, make_config
+from meld_agent.config import flat
 from meld_envs.interface import env_info
 
 TINY_MELD = ["model.latent1_size=8", "model.latent2_size=16", "model.hidden_size=32", "sac.hidden_sizes=[32,32]",
@@ -31,19 +31,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _flat(config) -> dict:
-    out = {}
-    for section, values in dataclasses.asdict(config).items():
-        if isinstance(values, dict):
-            out.update({f"{section}.{k}": v for k, v in values.items()})
-        else:
-            out[section] = values
-    return out
-
-
 @pytest.mark.parametrize("env_id", ["meld/Nav2D-v0", *PRESETS])
 def test_slac_config_differs_from_meld_only_in_reward_evidence(env_id):
-    meld, slac = _flat(make_config(env_id)), _flat(make_slac_config(env_id))
+    meld, slac = flat(make_config(env_id)), flat(make_slac_config(env_id))
     assert {k for k in meld if meld[k] != slac[k]} == {"model.reward_input"}
     assert slac["model.reward_input"] == "none" and meld["model.reward_input"] != "none"
 
@@ -52,7 +42,7 @@ def test_slac_agent_is_the_meld_agent_without_reward_in_its_posterior():
     spec = env_info("meld/Nav2D-v0", "state")
     slac, meld = SLAC(spec, seed=0), MELD(spec, seed=0)
     assert isinstance(slac, MELD) and type(slac).__mro__[1] is MELD  # one thin layer: configuration only
-    assert _flat(slac.config) == {**_flat(meld.config), "model.reward_input": "none"}
+    assert flat(slac.config) == {**flat(meld.config), "model.reward_input": "none"}
     assert slac.learner.model.reward_repeat == 0 and meld.learner.model.reward_repeat > 0
     obs = np.zeros(4, np.float32)
     slac.reset()
