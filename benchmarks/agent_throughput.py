@@ -7,7 +7,7 @@
 Measured (random uint8 frames; the numbers do not depend on their content):
 
 * **model update**: one gradient step on the ELBO (Eq. 5) over 32 sequences x 9 frames of 64x64
-  (the batch shape of the reference SLAC PyTorch measurement in issue 4); the posterior pass it
+  (the batch shape of the reference SLAC PyTorch measurement in BENCHMARKS.md); the posterior pass it
   makes is kept, detached, for the actor-critic.
 * **model + actor-critic update**: the above, then one SAC step on 256 transitions drawn from that
   shared posterior pass (``Learner.train_step``), i.e. what MELD does per train step.
@@ -24,7 +24,7 @@ Measured (random uint8 frames; the numbers do not depend on their content):
   forward + backward), achieved GFLOP/s, and the GFLOP/s of a 2048x2048 float32 matmul on the same
   threads. Then the same on CUDA when present.
 
-Targets (issue 4): >= 2x the reference's 1.0 model updates/s and 0.8 actor-critic updates/s at
+Targets: >= 2x the reference's 1.0 model updates/s and 0.8 actor-critic updates/s at
 the same batch shapes; >= 70% of the matmul FLOP/s.
 """
 from __future__ import annotations

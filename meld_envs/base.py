@@ -1,5 +1,5 @@
 """The machinery every meld-bench environment shares: tasks, reward modes, observation modes,
-action checks and the ``info`` contract (DESIGN.md, "The environment contract").
+action checks and the ``info`` contract (docs/design.md, "The environment contract").
 
 ``MeldEnv`` knows nothing of MuJoCo, so the real robot's environment stands on it too;
 ``MujocoImageEnv`` adds the simulator and the fast pixel renderer.

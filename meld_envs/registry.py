@@ -20,7 +20,7 @@ class EnvEntry:
     max_episode_steps: int
     obs_shape: tuple[int, int, int]  # agent image, uint8 (H, W, 3)
     control_hz: float
-    num_train_tasks: int  # default split sizes (DESIGN.md), overridable with ``num_tasks=``
+    num_train_tasks: int  # default split sizes (docs/design.md), overridable with ``num_tasks=``
     num_test_tasks: int
     task_seed: int  # fixed per environment: the splits are the same on every machine
     episodes_per_trial: int  # 1 for dense-reward tasks, 2 where the test reward is sparse (paper 5.2, D.1)

@@ -1,6 +1,6 @@
 """Fast offscreen rendering of several MuJoCo cameras side by side into one image.
 
-Rendering is the suite's hot path (DESIGN.md): every agent frame is drawn straight into an
+Rendering is the suite's hot path: every agent frame is drawn straight into an
 offscreen buffer of the observation's own size, with shadows, reflections, skybox and
 multisampling off and coarse primitive tessellation, both cameras into one buffer and read back
 with one ``glReadPixels``. Human-facing frames (videos, ``render_mode="rgb_array"``) use a second,

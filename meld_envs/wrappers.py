@@ -1,6 +1,6 @@
 """Trials of several episodes and tasks that change inside an episode, as Gymnasium wrappers.
 
-Both are parts of the suite rather than of any agent (DESIGN.md): an agent sees a trial as one
+Both are parts of the suite rather than of any agent: an agent sees a trial as one
 long episode and must notice the task change from its observations and rewards alone.
 """
 from __future__ import annotations

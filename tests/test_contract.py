@@ -1,4 +1,4 @@
-"""The environment contract of DESIGN.md, for every registered id."""
+"""The environment contract (docs/design.md), for every registered id."""
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from gymnasium.utils.env_checker import check_env
 import meld_envs
 from conftest import ENV_IDS, HIDDEN_GOAL, random_actions, rollout
 
-# DESIGN.md's table: the agent's image, uint8 (H, W, 3)
-DESIGN_IMAGE_SHAPES = {
+# the paper's frame sizes: the agent's image, uint8 (H, W, 3)
+IMAGE_SHAPES = {
     "meld/CheetahVel-v0": (64, 64, 3),
     "meld/Reacher-v0": (64, 128, 3),
     "meld/PegInsert-v0": (64, 128, 3),
@@ -36,7 +36,7 @@ def test_episode_lengths_from_the_paper():
 
 
 def test_image_sizes_from_the_design_table(env_id):
-    assert meld_envs.entry(env_id).obs_shape == DESIGN_IMAGE_SHAPES[env_id]
+    assert meld_envs.entry(env_id).obs_shape == IMAGE_SHAPES[env_id]
 
 
 def test_spaces_match_the_table(env_id, make):

@@ -12,7 +12,7 @@ from meld_envs import Task
 
 def test_default_counts(env_id):
     e = meld_envs.entry(env_id)
-    expected_test = 12 if env_id == "meld/ButtonPress-v0" else 10  # DESIGN.md: multiples of its 3 buttons
+    expected_test = 12 if env_id == "meld/ButtonPress-v0" else 10  # multiples of its 3 buttons
     expected_train = 20 if "WidowX" in env_id else 30  # paper 5.3: 20 meta-training tasks on the robot
     assert len(meld_envs.tasks(env_id, "train")) == e.num_train_tasks == expected_train
     assert len(meld_envs.tasks(env_id, "test")) == e.num_test_tasks == expected_test
