@@ -23,6 +23,7 @@ from meld_agent import checkpoint
 from meld_agent.config import ReplayConfig, override
 from meld_agent.context import agent_config, device_of
 from meld_agent.replay import TrialReplay
+from meld_envs.interface import EnvInfo, TrainContext
 
 
 class PEARL:
@@ -33,7 +34,7 @@ class PEARL:
     ``section__field=value`` (or a unique ``field=value``) on top of the per-environment preset.
     """
 
-    def __init__(self, spec: PEARLConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
+    def __init__(self, spec: PEARLConfig | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         config, info = agent_config(spec, seed, config_overrides, PEARLConfig, make_config,
                                     lambda c, o: check(override(c, o)))
         self.config: PEARLConfig = config
@@ -51,7 +52,7 @@ class PEARL:
         self.logger: Any = None  # callable (metrics, env_step) -> None
         self.counters: dict[str, float] = defaultdict(float)
         self._envs: dict[int, gym.Env] = {}
-        self._ctx: Any = None
+        self._ctx: TrainContext | None = None
         self.reset()
 
     # -- meta-testing (Algorithm 2) ----------------------------------------------------------
@@ -95,7 +96,7 @@ class PEARL:
         return self._policy(obs, reward, new_episode, deterministic=self.config.train.deterministic_test)
 
     # -- meta-training (Algorithm 1) ---------------------------------------------------------
-    def meta_train(self, ctx: Any, steps: int | None = None) -> dict[str, float]:
+    def meta_train(self, ctx: TrainContext, steps: int | None = None) -> dict[str, float]:
         """Meta-train for at most ``steps`` env steps on ``ctx``'s train tasks (whole trials only)."""
         budget = int(steps if steps is not None else ctx.steps_remaining)
         if getattr(ctx, "steps_remaining", None) is not None:
@@ -167,7 +168,7 @@ class PEARL:
         mean, var = self.learner.posterior(self.learner.features(obs).unsqueeze(0), actions.unsqueeze(0), rewards.unsqueeze(0))
         return self.learner.sample_z(mean, var, self.act_generator)
 
-    def _collect(self, ctx: Any, tasks: list, task: int, posterior: bool) -> tuple[int, float, float]:
+    def _collect(self, ctx: TrainContext, tasks: list, task: int, posterior: bool) -> tuple[int, float, float]:
         """One trial on ``tasks[task]``; stored when it ran its full length. ``posterior``: act the whole
         trial with z from a replay context of the task, else as at meta-test (prior, then posteriors)."""
         assert self.replay is not None

@@ -32,6 +32,7 @@ from baselines.rl2.wrappers import TrialTaskEnv, trial_observation
 from meld_agent import checkpoint
 from meld_agent.config import override
 from meld_agent.context import agent_config, device_of
+from meld_envs.interface import EnvInfo, TrainContext
 
 
 class _Forward(KVWriter):
@@ -58,7 +59,7 @@ class _Forward(KVWriter):
 class _NullContext:
     """Stands in for a ``TrainContext`` until ``meta_train`` gives one (the policy needs the spaces)."""
 
-    def __init__(self, info: Any) -> None:
+    def __init__(self, info: EnvInfo) -> None:
         self.env_info = info
         self.train_tasks = [0]
         self.steps_remaining = 0
@@ -71,7 +72,7 @@ class RL2:
     """A recurrent policy over (image features, previous action, reward, done flag), hidden state
     carried across the episodes of a trial, trained on-policy with PPO (RecurrentPPO)."""
 
-    def __init__(self, spec: RL2Config | Any, seed: int | None = None, **config_overrides: Any) -> None:
+    def __init__(self, spec: RL2Config | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         config, info = agent_config(spec, seed, config_overrides, RL2Config, make_config, lambda c, o: check(override(c, o)))
         self.config: RL2Config = config
         self.env_info = info
@@ -102,7 +103,7 @@ class RL2:
         self.act_generator.manual_seed(config.seed + 2)
         self.logger: Any = None  # callable (metrics, env_step) -> None
         self.counters: dict[str, float] = defaultdict(float)
-        self._ctx: Any = None
+        self._ctx: TrainContext | None = None
         self.reset()
 
     # -- meta-testing ------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class RL2:
         return self._prev_action.copy()
 
     # -- meta-training -----------------------------------------------------------------------
-    def meta_train(self, ctx: Any, steps: int | None = None) -> dict[str, float]:
+    def meta_train(self, ctx: TrainContext, steps: int | None = None) -> dict[str, float]:
         """PPO on trials of random train tasks for at most ``steps`` env steps, in whole rollouts of
         ``ppo.n_steps`` (what is left of the allowance below one rollout stays unused)."""
         budget = int(steps if steps is not None else ctx.steps_remaining)

@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from meld_envs.interface import TrainContext
+
 
 def trial_observation_space(obs_space: gym.Space, action_space: gym.spaces.Box) -> gym.spaces.Dict:
     """``Dict(image, prev_action [A], reward [1], done [1])``; ``image`` is the env's own observation."""
@@ -36,7 +38,7 @@ class TrialTaskEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, ctx: Any, input_reward: str, train_reward: str, seed: int, num_train_tasks: int | None = None) -> None:
+    def __init__(self, ctx: TrainContext, input_reward: str, train_reward: str, seed: int, num_train_tasks: int | None = None) -> None:
         info = ctx.env_info
         self.action_space = gym.spaces.Box(-1.0, 1.0, info.action_space.shape, np.float32)
         self.observation_space = trial_observation_space(info.observation_space, info.action_space)
@@ -47,7 +49,7 @@ class TrialTaskEnv(gym.Env):
         self.set_context(ctx)
         self._env: gym.Env | None = None
 
-    def set_context(self, ctx: Any) -> None:
+    def set_context(self, ctx: TrainContext) -> None:
         """Act on ``ctx``'s train tasks from now on (the envs of an older context are dropped)."""
         self.ctx = ctx
         self.tasks = list(ctx.train_tasks)[: self.num_train_tasks]

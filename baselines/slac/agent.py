@@ -5,6 +5,7 @@ from typing import Any
 
 from meld_agent.agent import MELD
 from meld_agent.config import MELDConfig, make_config, resolve_key, with_overrides
+from meld_envs.interface import EnvInfo
 
 # Lee et al. 2019 (SLAC): q(z_t | x_t, z_{t-1}, a_{t-1}) infers state from images alone; MELD Eq. 5
 # adds r_t as evidence. Everything else (architecture, presets, SAC, schedule) is MELD's.
@@ -28,7 +29,7 @@ class SLAC(MELD):
     """MELD's agent built with ``SLAC_OVERRIDES``; constructed exactly as MELD is (a ``MELDConfig``,
     or the leaderboard's ``EnvInfo`` with ``seed`` and overrides)."""
 
-    def __init__(self, spec: MELDConfig | Any, seed: int | None = None, **config_overrides: Any) -> None:
+    def __init__(self, spec: MELDConfig | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         _refuse_reward_evidence(config_overrides)
         if isinstance(spec, MELDConfig):
             _refuse_reward_evidence({"model.reward_input": spec.model.reward_input})
