@@ -236,7 +236,9 @@ class MELD:
         frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
         self.reset()
         reward_in, success, steps, new_episode = 0.0, False, 0, False
-        openings = self.random_openings if not random and self.random_openings and self.random_openings.start_trial(self.rng) else None
+        openings = self.random_openings  # extensions.random_opening_*: whether this trial explores is drawn here
+        if random or openings is None or not openings.start_trial(self.rng):
+            openings = None
         while True:
             if random:
                 action = self._uniform_action()
