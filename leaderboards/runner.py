@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import meld_envs
 from leaderboards import agents, protocol, results
 from meld_envs.interface import BudgetExhausted
 
@@ -87,6 +88,7 @@ def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, age
         "protocol_params": proto.to_json(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "renderer": meld_envs.renderer_info(),  # results from different renderers compare only statistically
     }
 
 

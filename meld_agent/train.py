@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+import meld_envs
 from meld_agent import checkpoint
 from meld_agent.agent import MELD
 from meld_agent.config import MELDConfig, make_config, parse_override, presets_table, with_overrides
@@ -45,7 +46,8 @@ def write_run_files(out: str, config: MELDConfig, eval_every: int, eval_trials: 
     with open(os.path.join(out, "config.md"), "w") as f:
         f.write(config.table() + "\n")
     with open(os.path.join(out, "trainer.json"), "w") as f:
-        json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}, f)
+        json.dump({"eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks,
+                   "renderer": meld_envs.renderer_info()}, f)  # observations differ in the last bits between renderers
 
 
 def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:

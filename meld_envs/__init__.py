@@ -8,6 +8,7 @@
 from meld_envs import _gl
 
 _gl.configure()  # before anything imports mujoco
+renderer_info = _gl.renderer_info
 
 from meld_envs.registry import ENVIRONMENTS, EnvEntry, entry, register_all  # noqa: E402
 from meld_envs.tasks import SPLITS, Task, TaskParams, tasks  # noqa: E402
@@ -16,5 +17,6 @@ from meld_envs.wrappers import TaskSchedule, Trial  # noqa: E402
 
 register_all()
 
-__all__ = ["ENVIRONMENTS", "EnvEntry", "SPLITS", "Task", "TaskParams", "TaskSchedule", "Trial", "entry", "make_vec", "tasks"]
+__all__ = ["ENVIRONMENTS", "EnvEntry", "SPLITS", "Task", "TaskParams", "TaskSchedule", "Trial", "entry", "make_vec",
+           "renderer_info", "tasks"]
 __version__ = "0.1.0"
