@@ -16,6 +16,9 @@ Metrics of one evaluation (paper section 5, appendix B.1): an episode succeeds w
 step's ``info["success"]`` is true; the headline ``success_rate`` is that of the trial's last
 episode (after adaptation), averaged over trials and test tasks; returns are kept per episode
 of the trial so adaptation from episode 1 to 2 shows.
+
+Renderers (EGL, OSMesa) draw the same state a few grey levels apart, so results made with different
+renderers compare only statistically; the runner records ``meld_envs.renderer_info()`` in every header.
 """
 from __future__ import annotations
 
