@@ -65,7 +65,7 @@ def train_with_snapshots(run: str, steps: int, config: MELDConfig, chunk: int = 
     """Train ``config`` into ``run`` up to ``steps`` env steps, copying the checkpoint to ``snapshots/<N>k`` every
     ``chunk`` steps after ``start`` (where a branched run's checkpoint begins)."""
     torch.set_num_threads(1)
-    resume = os.path.exists(os.path.join(run, CHECKPOINT))
+    resume = os.path.exists(os.path.join(run, "config.json"))  # a run folder, with or without a checkpoint yet
     if resume:
         with open(os.path.join(run, "config.json")) as f:
             saved = MELDConfig.from_dict(json.load(f))  # fields added since the run started take their defaults

@@ -1,8 +1,9 @@
 """Atomic, verified checkpoints: a folder with ``state.pt`` (networks, optimizers, RNG states,
 counters), the replay's arrays, and ``manifest.json`` listing every file's size and SHA-256.
 
-Written into ``<path>.partial`` and renamed into place, so a kill mid-write leaves the previous
-checkpoint intact; on load every file is checked against the manifest and anything amiss is a
+Written into ``<path>.partial`` and renamed into place (the previous one moved aside to ``<path>.old``
+first), so a kill mid-write leaves a complete checkpoint behind; ``recover`` puts the newest complete
+one back in place. On load every file is checked against the manifest and anything amiss is a
 ``ValueError`` that says which file and why.
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ def _sha256(path: str) -> str:
 def save(path: str, state: dict[str, Any], write_extra: Callable[[str], list[str]] | None = None) -> None:
     """Write ``state`` (torch-serialisable) and whatever ``write_extra(folder)`` writes to ``path``."""
     path = os.path.abspath(path.rstrip("/"))
+    recover(path)  # a save a kill interrupted may have left the only complete copy in .partial or .old
     partial = path + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -52,6 +54,22 @@ def save(path: str, state: dict[str, Any], write_extra: Callable[[str], list[str
         os.replace(path, old)
     os.replace(partial, path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(path: str) -> bool:
+    """Whether a complete checkpoint is at ``path``, after finishing a save that a kill interrupted between its
+    renames: when ``path`` is missing, the newest complete copy (``.partial``, else ``.old``) is moved into place."""
+    path = os.path.abspath(path.rstrip("/"))
+    if os.path.isdir(path):
+        return True
+    for candidate in (path + ".partial", path + ".old"):
+        try:
+            verify(candidate)
+        except (FileNotFoundError, ValueError):
+            continue
+        os.replace(candidate, path)
+        return True
+    return False
 
 
 def verify(path: str) -> dict[str, Any]:
@@ -82,6 +100,7 @@ def verify(path: str) -> dict[str, Any]:
 
 def load_state(path: str) -> dict[str, Any]:
     """``state.pt`` of a verified checkpoint, on the CPU."""
+    recover(path)
     verify(path)
     with open(os.path.join(path, "state.pt"), "rb") as f:
         data = f.read()

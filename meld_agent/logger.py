@@ -8,12 +8,21 @@ import time
 
 
 class RunLogger:
-    """Appends to ``<run>/metrics.csv`` and ``<run>/tb``; safe to reopen on ``--resume``."""
+    """Appends to ``<run>/metrics.csv`` and ``<run>/tb``.
 
-    def __init__(self, run_dir: str, tensorboard: bool = True) -> None:
+    A resumed run reopens its logs where its checkpoint left them: ``keep_rows`` (``rows`` when the checkpoint was
+    written) cuts the CSV back to that many rows, and ``purge_step`` hides TensorBoard events from that env step on,
+    so nothing logged after the checkpoint appears twice.
+    """
+
+    def __init__(self, run_dir: str, tensorboard: bool = True, keep_rows: int | None = None,
+                 purge_step: int | None = None) -> None:
         os.makedirs(run_dir, exist_ok=True)
         path = os.path.join(run_dir, "metrics.csv")
+        if keep_rows is not None and os.path.exists(path):
+            _truncate(path, keep_rows)
         new = not os.path.exists(path)
+        self.rows = 0 if new else _count_rows(path)  # data rows in the CSV
         self._file = open(path, "a", newline="")
         self._csv = csv.writer(self._file)
         if new:
@@ -22,12 +31,13 @@ class RunLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(os.path.join(run_dir, "tb"))
+            self._tb = SummaryWriter(os.path.join(run_dir, "tb"), purge_step=purge_step)
 
     def __call__(self, metrics: dict[str, float], env_step: int) -> None:
         now = time.time()
         for tag, value in metrics.items():
             self._csv.writerow([env_step, tag, f"{value:.6g}", f"{now:.3f}"])
+            self.rows += 1
             if self._tb is not None:
                 self._tb.add_scalar(tag, value, env_step, walltime=now)
         self._file.flush()
@@ -36,6 +46,20 @@ class RunLogger:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _count_rows(path: str) -> int:
+    with open(path, newline="") as f:
+        return max(0, sum(1 for _ in csv.reader(f)) - 1)
+
+
+def _truncate(path: str, rows: int) -> None:
+    """Keep the header and the first ``rows`` data rows of the CSV at ``path`` (rewritten atomically)."""
+    with open(path, newline="") as f:
+        kept = [row for _, row in zip(range(rows + 1), csv.reader(f))]
+    with open(path + ".partial", "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(path + ".partial", path)
 
 
 def read_metrics(run_dir: str) -> dict[str, list[tuple[int, float]]]:

@@ -102,18 +102,22 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
             schedule = json.load(f)
         eval_every, eval_trials, eval_tasks = schedule["eval_every"], schedule["eval_trials"], schedule["eval_tasks"]
     else:
-        if os.path.exists(ckpt):
+        if checkpoint.recover(ckpt) or os.path.exists(os.path.join(out, "metrics.csv")):
             raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
         write_run_files(out, config, eval_every, eval_trials, eval_tasks)
     agent = MELD(config)
     if config.replay.storage == "disk" and config.replay.directory is None:
         agent.replay_directory = os.path.join(out, "replay")
-    spent = 0
+    spent, keep_rows, purge_step = 0, None, None
     last_eval: dict[str, float] = {}
-    if resume and os.path.exists(ckpt):
+    if resume and checkpoint.recover(ckpt):
         extra = agent.load(ckpt)
         spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
-    logger = RunLogger(out)
+        keep_rows, purge_step = extra.get("log_rows"), int(agent.counters["env_steps"]) + 1  # cut what came after it
+    elif resume:
+        print(f"{out}: no checkpoint yet, so training starts from step 0", file=sys.stderr)
+        keep_rows, purge_step = 0, 0
+    logger = RunLogger(out, keep_rows=keep_rows, purge_step=purge_step)
     agent.logger = logger
     ctx = TrainContext(agent.env_info, config.obs_mode, config.train.num_train_tasks)
     tasks = None if eval_tasks is None else list(range(eval_tasks))
@@ -128,7 +132,7 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
             results = run_trials(agent, config.env_id, "test", tasks, eval_trials, config.obs_mode)  # the protocol's seeds
             last_eval = summarize(results)
             logger(last_eval, int(agent.counters["env_steps"]))
-            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})
+            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval, "log_rows": logger.rows})
             bar.update(chunk)
             bar.set_postfix(stage=agent.stage, success=f"{last_eval['eval/success']:.2f}", ret=f"{last_eval['eval/return']:.1f}")
     finally:

@@ -85,7 +85,7 @@ def test_meld_adapts_on_held_out_nav2d_tasks_with_sparse_rewards(tmp_path):
     for steps in range(CHUNK, STEPS + 1, CHUNK):  # the schedule of one uninterrupted run (meld_agent/train.py)
         key = validated.get(steps)
         if key is None:
-            resume = os.path.exists(os.path.join(run, CHECKPOINT))
+            resume = os.path.exists(os.path.join(run, "config.json"))  # a run folder, with or without a checkpoint yet
             if steps > SWITCH:
                 change_settings(run, SEARCH)  # no-op once done
             train(config, steps, run, eval_every=CHUNK, resume=resume, progress=False)

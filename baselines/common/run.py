@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from meld_agent import checkpoint
 from meld_agent.config import config_table, config_to_json, parse_setting
 from meld_agent.evaluation import summarize
 from meld_agent.logger import RunLogger
@@ -45,7 +46,7 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
         with open(run_path) as f:
             run = json.load(f)
     else:
-        if os.path.exists(ckpt) or os.path.exists(run_path):
+        if checkpoint.recover(ckpt) or os.path.exists(run_path):
             raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
         run = {"env_id": env_id, "obs_mode": obs_mode, "seed": seed, "overrides": overrides or {},
                "eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}
@@ -58,11 +59,15 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
             f.write(config_to_json(agent.config))
         with open(os.path.join(out, "config.md"), "w") as f:
             f.write(config_table(agent.config) + "\n")
-    spent, last_eval = 0, {}
-    if resume and os.path.exists(ckpt):
+    spent, last_eval, keep_rows, purge_step = 0, {}, None, None
+    if resume and checkpoint.recover(ckpt):
         extra = agent.load(ckpt)
         spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
-    logger = RunLogger(out)
+        keep_rows, purge_step = extra.get("log_rows"), int(agent.counters["env_steps"]) + 1  # cut what came after it
+    elif resume:
+        print(f"{out}: no checkpoint yet, so training starts from step 0", file=sys.stderr)
+        keep_rows, purge_step = 0, 0
+    logger = RunLogger(out, keep_rows=keep_rows, purge_step=purge_step)
     agent.logger = logger
     ctx = TrainContext(agent.env_info, run["obs_mode"])
     tasks = None if run["eval_tasks"] is None else list(range(run["eval_tasks"]))
@@ -79,7 +84,7 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
             results = run_trials(agent, run["env_id"], "test", tasks, run["eval_trials"], run["obs_mode"])  # protocol seeds
             last_eval = summarize(results)
             logger(last_eval, int(agent.counters["env_steps"]))
-            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval})
+            agent.save(ckpt, extra={"budget_spent": spent, "last_eval": last_eval, "log_rows": logger.rows})
             bar.update(chunk)
             bar.set_postfix(success=f"{last_eval['eval/success']:.2f}", ret=f"{last_eval['eval/return']:.1f}")
     finally:
