@@ -64,12 +64,12 @@ class MeldEnv(gym.Env[ObsType, np.ndarray]):
             raise ValueError(f"unknown obs_mode {obs_mode!r}; allowed: 'pixels', 'state', 'pixels+state'")
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, 'rgb_array'")
-        self.split = check_split(split)
+        self.split = task.split if isinstance(task, Task) else check_split(split)  # a Task brings its split
         self.num_tasks = num_tasks
         self.reward_mode = reward_mode
         self.obs_mode = obs_mode
         self.render_mode = render_mode
-        self._task = resolve(self.env_id, task, split, num_tasks)
+        self._task = resolve(self.env_id, task, self.split, num_tasks)
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_dim,), dtype=np.float32)
         pixels = spaces.Box(0, 255, shape=self.image_shape, dtype=np.uint8)

@@ -120,6 +120,9 @@ def resolve(env_id: str, task: Task | int, split: str = "train", num_tasks: int 
     if isinstance(task, Task):
         if task.env_id != env_id:
             raise ValueError(f"task {task!r} belongs to {task.env_id}, not {env_id}")
+        if task.split != split:
+            raise ValueError(f"task {task!r} is from the {task.split!r} split; this env is on the {split!r} split "
+                             f"(make an env with split={task.split!r} for it)")
         return task
     if isinstance(task, bool) or not isinstance(task, (int, np.integer)):
         raise ValueError(f"task={task!r} for {env_id}: must be a Task or an integer index")
