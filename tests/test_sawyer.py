@@ -113,7 +113,7 @@ def test_peg_boxes_move_with_the_task_without_a_rebuild(make):
     env.reset(seed=0)
     u = env.unwrapped
     model = u.model
-    other = meld_envs.tasks("meld/PegInsert-v0", "test")[4]
+    other = meld_envs.tasks("meld/PegInsert-v0", "train")[4]
     u.set_task(other)
     assert u.model is model
     np.testing.assert_allclose(model.body_pos[u._boxes, :2], other.params["box_positions"])

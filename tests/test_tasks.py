@@ -70,7 +70,7 @@ def test_set_task_keeps_the_simulator(make):
     env.reset(seed=0)
     model, data = env.unwrapped.model, env.unwrapped.data
     qpos = data.qpos.copy()
-    new = meld_envs.tasks("meld/CheetahVel-v0", "test")[1]
+    new = meld_envs.tasks("meld/CheetahVel-v0", "train")[1]
     env.unwrapped.set_task(new)
     assert env.unwrapped.model is model and env.unwrapped.data is data
     np.testing.assert_array_equal(data.qpos, qpos)  # the state is untouched
@@ -81,7 +81,7 @@ def test_set_task_keeps_the_simulator(make):
 def test_reset_option_switches_task(make):
     env = make("meld/Nav2D-v0", task=0)
     assert env.reset(seed=0, options={"task": 5})[1]["task"] == meld_envs.tasks("meld/Nav2D-v0")[5]
-    t = meld_envs.tasks("meld/Nav2D-v0", "test")[0]
+    t = meld_envs.tasks("meld/Nav2D-v0", "train")[7]
     assert env.reset(options={"task": t})[1]["task"] == t
     assert env.reset()[1]["task"] == t  # stays until changed
 
