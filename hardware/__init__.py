@@ -37,6 +37,8 @@ _EXPORTS = {
     "ServoNotRespondingError": "hardware.errors",
     "CommunicationError": "hardware.errors",
     "ServoHardwareError": "hardware.errors",
+    "EffortLimitError": "hardware.errors",
+    "StaleStateError": "hardware.errors",
     "RigError": "hardware.errors",
 }
 

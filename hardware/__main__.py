@@ -1,6 +1,6 @@
 """Command-line tools for the WidowX arm and the task-reset rig: `python -m hardware --help`.
 
-    python -m hardware check --port /dev/ttyUSB0        # ping servos, read positions, limits, errors
+    python -m hardware check --port /dev/ttyUSB0        # ping servos, read positions, limits, effort, errors
     python -m hardware home --port /dev/ttyUSB0
     python -m hardware teleop --port /dev/ttyUSB0       # keyboard jog for calibration
     python -m hardware rig home --rig-port /dev/ttyACM0
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from hardware.config import CLASSIC_WIDOWX, WX200
-from hardware.errors import HardwareError
+from hardware.errors import EffortLimitError, HardwareError
 from hardware.kinematics import forward_kinematics
 from hardware.safety import SafetyConfig
 from hardware.widowx import ArmState, WidowX
@@ -66,13 +66,20 @@ def _check(args) -> int:
         errors = backend.hardware_errors()
         print(f"  hardware errors: {errors or 'none'}")
         try:
-            q, qdot = backend.read()
+            q, qdot = backend.read(check_effort=False)
+            registers = backend.effort_limits()
         except HardwareError as exc:
             print(f"  state read failed: {exc}")
             return 1
         for j, qi, lo, hi in zip(arm_config.joints, q, arm_config.lower, arm_config.upper):
             inside = "ok" if lo <= qi <= hi else "OUTSIDE LIMITS"
             print(f"  {j.name:13s} id {j.servo_id}: {qi:+.3f} rad  limits [{lo:+.2f}, {hi:+.2f}]  {inside}")
+        for sid in arm_config.servo_ids:  # the gripper's effort is not in the state read
+            present = backend.last_effort_pct.get(sid)
+            stop = arm_config.joint_of(sid).effort_stop_pct if sid != arm_config.gripper_id else None
+            print(f"  effort servo {sid}: present {'-' if present is None else f'{abs(present):.0f} %'}, "
+                  f"limit register {registers[sid]:.0f} % (arm config {arm_config.effort_limit_pct(sid):.0f} %, "
+                  f"written at start), stop above {'-' if stop is None else f'{stop:.0f} %'}")
         pose = forward_kinematics(q, arm_config.geometry)
         print(f"  gripper at {np.round(pose[:3, 3], 3).tolist()} m")
         print(f"  bus: {bus.stats}")
@@ -116,7 +123,10 @@ def _teleop(args) -> int:
                     joint, sign = _TELEOP_KEYS[key]
                     qdot = np.zeros(len(arm.joint_names))
                     qdot[joint] = sign * speed
-                    arm.command_velocity(qdot)  # the host watchdog stops it 2 periods after the key
+                    try:
+                        arm.command_velocity(qdot)  # the host watchdog stops it 2 periods after the key
+                    except EffortLimitError as exc:  # stopped, holding: jog the other way to back off
+                        print(f"stopped: {exc}")
                 elif key == " ":
                     arm.stop()
                 elif key == "p":

@@ -12,7 +12,13 @@ from hardware.kinematics import CLASSIC_WIDOWX_GEOMETRY, WX200_GEOMETRY, ArmGeom
 @dataclass(frozen=True)
 class JointConfig:
     """One arm joint: its servo, limits (rad) and the servo-to-joint mapping
-    `q = sign * servo_angle + offset_rad`."""
+    `q = sign * servo_angle + offset_rad`.
+
+    Effort, in percent of each servo model's maximum (`hardware.control_tables.ServoModel`):
+    `effort_limit_pct` is written at start to the servo's own limit register (X-series Current
+    Limit, XL430 PWM Limit, AX/MX Max Torque and Torque Limit), so it can never push harder;
+    `effort_stop_pct` is the host's bound on the present current/load, read with every state: above
+    it the arm is stopped (`hardware.errors.EffortLimitError`). None: not watched."""
 
     name: str
     servo_id: int
@@ -21,6 +27,16 @@ class JointConfig:
     shadow_id: int | None = None  # a second servo on the same joint (Secondary ID = servo_id)
     sign: float = 1.0
     offset_rad: float = 0.0
+    effort_limit_pct: float = 80.0
+    effort_stop_pct: float | None = 60.0
+
+    def __post_init__(self) -> None:
+        stop = self.effort_stop_pct
+        if not 0.0 < self.effort_limit_pct <= 100.0 or (stop is not None and not 0.0 < stop <= self.effort_limit_pct):
+            raise ValueError(
+                f"joint {self.name!r}: effort_limit_pct={self.effort_limit_pct} must be in (0, 100] and "
+                f"effort_stop_pct={stop} in (0, effort_limit_pct] (or None: not watched)"
+            )
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,7 @@ class ArmConfig:
     home_rad: tuple[float, ...]
     baudrate: int = 1_000_000
     bulk_read: bool = True  # P1 only: MX servos support Bulk Read, AX-12 do not
+    gripper_effort_limit_pct: float = 80.0  # the gripper's limit register (it is not watched)
 
     @property
     def joint_names(self) -> list[str]:
@@ -54,8 +71,23 @@ class ArmConfig:
         ids = [j.servo_id for j in self.joints] + [j.shadow_id for j in self.joints if j.shadow_id is not None]
         return sorted(ids + ([self.gripper_id] if self.gripper_id is not None else []))
 
+    def effort_limit_pct(self, servo_id: int) -> float:
+        """The limit register's value (percent of the model's maximum) for any servo on the bus."""
+        if servo_id == self.gripper_id:
+            return self.gripper_effort_limit_pct
+        return self.joint_of(servo_id).effort_limit_pct
 
-# Interbotix WidowX-200: IDs and joint limits of its xs_sdk motor config (rad).
+    def joint_of(self, servo_id: int) -> JointConfig:
+        """The joint a servo drives (its own or, for a shadow, the one it follows)."""
+        for joint in self.joints:
+            if servo_id in (joint.servo_id, joint.shadow_id):
+                return joint
+        raise KeyError(f"servo {servo_id} drives no joint of {self.name}")
+
+
+# Interbotix WidowX-200: IDs and joint limits of its xs_sdk motor config (rad). The effort bounds are
+# JointConfig's defaults (limit 80 %, stop above 60 %), not measured on an arm: `python -m hardware
+# check` prints every servo's present effort; keep the stop bound well above what a run shows.
 WX200 = ArmConfig(
     name="wx200",
     protocol=2,

@@ -48,6 +48,8 @@ class XSeries:
     DRIVE_MODE = Item(10, 1)  # bit 0: reverse direction (the shoulder's shadow servo)
     OPERATING_MODE = Item(11, 1)
     SECONDARY_ID = Item(12, 1)  # 255 = off; the shadow shoulder listens to the shoulder's ID
+    PWM_LIMIT = Item(36, 2)  # 0..885 (100 %): every X-series model
+    CURRENT_LIMIT = Item(38, 2)  # current units (2.69 mA): XM430/XM540 only, not XL430
     VELOCITY_LIMIT = Item(44, 4)
     MAX_POSITION_LIMIT = Item(48, 4)
     MIN_POSITION_LIMIT = Item(52, 4)
@@ -64,7 +66,9 @@ class XSeries:
     PROFILE_VELOCITY = Item(112, 4)
     GOAL_POSITION = Item(116, 4, signed=True)
     MOVING = Item(122, 1)
-    PRESENT_CURRENT = Item(126, 2, signed=True)
+    PRESENT_PWM = Item(124, 2, signed=True)
+    PRESENT_CURRENT = Item(126, 2, signed=True)  # XM430/XM540: current units (2.69 mA)
+    PRESENT_LOAD = Item(126, 2, signed=True)  # XL430 (same address): 0.1 % of its maximum torque
     PRESENT_VELOCITY = Item(128, 4, signed=True)
     PRESENT_POSITION = Item(132, 4, signed=True)
     PRESENT_INPUT_VOLTAGE = Item(144, 2)
@@ -96,14 +100,15 @@ class MXSeriesP1:
     RETURN_DELAY_TIME = Item(5, 1)
     CW_ANGLE_LIMIT = Item(6, 2)  # both angle limits 0 = wheel (velocity) mode
     CCW_ANGLE_LIMIT = Item(8, 2)
+    MAX_TORQUE = Item(14, 2)  # EEPROM, 0..1023 (100 %): Torque Limit's value at power-on
     TORQUE_ENABLE = Item(24, 1)  # first RAM address
     LED = Item(25, 1)
     GOAL_POSITION = Item(30, 2)
     MOVING_SPEED = Item(32, 2)  # wheel mode: 0..1023 one way, 1024..2047 (bit 10 set) the other
-    TORQUE_LIMIT = Item(34, 2)
+    TORQUE_LIMIT = Item(34, 2)  # RAM, 0..1023 (100 %); an alarm shutdown sets it to 0
     PRESENT_POSITION = Item(36, 2)
     PRESENT_SPEED = Item(38, 2)
-    PRESENT_LOAD = Item(40, 2)
+    PRESENT_LOAD = Item(40, 2)  # 0..1023 (about 0.1 % of maximum torque), bit 10 set: the CW (negative) way
     PRESENT_VOLTAGE = Item(42, 1)
     PRESENT_TEMPERATURE = Item(43, 1)
     MOVING = Item(46, 1)
@@ -123,9 +128,19 @@ class MXSeriesP1:
     HARDWARE_ERROR_MASK = 0b0010_0101
 
 
+# How a model bounds and reports its effort (torque): the limit registers written at start and the
+# present value read every step. "current": X-series with current sensing (XM430, XM540), Current
+# Limit (38) / Present Current (126); "pwm": XL430, which senses no current, PWM Limit (36) / Present
+# Load (126); "torque": Protocol 1.0 AX/MX, Max Torque (14) and Torque Limit (34) / Present Load (40).
+EFFORT_KINDS = ("current", "pwm", "torque")
+
+
 @dataclass(frozen=True)
 class ServoModel:
-    """A Dynamixel model: which protocol/table it uses and how its raw units map to SI."""
+    """A Dynamixel model: which protocol/table it uses and how its raw units map to SI.
+
+    Effort (torque) is handled in percent of the model's maximum: 100 % is the top of its limit
+    register's range (`effort_full_raw`), and the present current/load is scaled the same way."""
 
     name: str
     model_number: int
@@ -133,6 +148,54 @@ class ServoModel:
     ticks_per_rev: float  # encoder ticks per revolution (AX: 1024 ticks span 300 deg)
     center_tick: int
     velocity_unit_rpm: float  # one raw velocity unit in rev/min
+    effort: str = "torque"  # one of EFFORT_KINDS
+    effort_full_raw: int = 1023  # the limit register's raw value at 100 %
+    current_unit_a: float | None = None  # "current" models: amperes per raw unit
+
+    def __post_init__(self) -> None:
+        if self.effort not in EFFORT_KINDS:
+            raise ValueError(f"effort={self.effort!r}; allowed: {EFFORT_KINDS}")
+
+    def effort_limit_writes(self, percent: float) -> list[tuple[Item, int]]:
+        """The limit registers that bound this model's torque, with their raw values for `percent`
+        of its maximum (clipped to 0..100)."""
+        raw = int(round(min(100.0, max(0.0, percent)) / 100.0 * self.effort_full_raw))
+        if self.effort == "current":
+            return [(XSeries.CURRENT_LIMIT, raw)]
+        if self.effort == "pwm":
+            return [(XSeries.PWM_LIMIT, raw)]
+        return [(MXSeriesP1.MAX_TORQUE, raw), (MXSeriesP1.TORQUE_LIMIT, raw)]
+
+    @property
+    def present_effort_item(self) -> Item:
+        if self.effort == "current":
+            return XSeries.PRESENT_CURRENT
+        return XSeries.PRESENT_LOAD if self.effort == "pwm" else MXSeriesP1.PRESENT_LOAD
+
+    def effort_to_percent(self, raw: int) -> float:
+        """Raw Present Current/Load to signed percent of the maximum (P1: the sign is bit 10)."""
+        if self.effort == "torque":
+            magnitude = (raw & 0x3FF) * 100.0 / self.effort_full_raw
+            return -magnitude if raw & 0x400 else magnitude
+        if self.effort == "pwm":
+            return raw / 10.0  # Present Load is in 0.1 %
+        return raw * 100.0 / self.effort_full_raw
+
+    def percent_to_effort(self, percent: float) -> int:
+        """Signed percent of the maximum to the raw Present Current/Load (the bus simulator's side)."""
+        if self.effort == "torque":
+            magnitude = min(1023, int(round(abs(percent) / 100.0 * self.effort_full_raw)))
+            return magnitude | 0x400 if percent < 0 else magnitude
+        if self.effort == "pwm":
+            return int(round(percent * 10.0))
+        return int(round(percent / 100.0 * self.effort_full_raw))
+
+    def describe_effort(self, percent: float) -> str:
+        """`percent` of the maximum in words, in amperes where the model measures current."""
+        if self.current_unit_a is not None:
+            full = self.effort_full_raw * self.current_unit_a
+            return f"{abs(percent) / 100.0 * full:.2f} A ({abs(percent):.0f} % of {full:.2f} A)"
+        return f"{abs(percent):.0f} % of maximum {'load' if self.effort == 'pwm' else 'torque'}"
 
     @property
     def rad_per_tick(self) -> float:
@@ -165,9 +228,11 @@ class ServoModel:
 
 
 # Velocity units: X-series 0.229 rpm, MX 0.114 rpm, AX 0.111 rpm (e-Manual).
-XM430_W350 = ServoModel("XM430-W350", 1020, 2, 4096, 2048, 0.229)
-XL430_W250 = ServoModel("XL430-W250", 1060, 2, 4096, 2048, 0.229)
-XM540_W270 = ServoModel("XM540-W270", 1120, 2, 4096, 2048, 0.229)
+# Effort: XM430 Current Limit 0..1193 and XM540 0..2047 in 2.69 mA; XL430 PWM Limit 0..885;
+# AX/MX Torque Limit 0..1023.
+XM430_W350 = ServoModel("XM430-W350", 1020, 2, 4096, 2048, 0.229, "current", 1193, 0.00269)
+XL430_W250 = ServoModel("XL430-W250", 1060, 2, 4096, 2048, 0.229, "pwm", 885)
+XM540_W270 = ServoModel("XM540-W270", 1120, 2, 4096, 2048, 0.229, "current", 2047, 0.00269)
 MX_28 = ServoModel("MX-28", 29, 1, 4096, 2048, 0.114)
 MX_64 = ServoModel("MX-64", 310, 1, 4096, 2048, 0.114)
 AX_12A = ServoModel("AX-12A", 12, 1, 1024 * 360.0 / 300.0, 512, 0.111)

@@ -7,9 +7,12 @@ retries timeouts and corrupted status packets `retries` times, then raises a typ
 failure (cable pulled) becomes `ConnectionLostError`.
 
 `DynamixelArm` is the arm backend of `hardware.widowx.WidowX` on such a bus: velocity mode for the
-five joints (sync-write Goal Velocity), one sync read of Present Velocity + Present Position per
-step, the shoulder's shadow servo checked against the shoulder, the servo Bus Watchdog armed (P2),
-hardware errors read and reported.
+five joints (sync-write Goal Velocity), one sync read of Present Current/Load + Velocity + Position
+per step, the shoulder's shadow servo checked against the shoulder, the servo Bus Watchdog armed
+(P2), hardware errors read and reported. Effort: at connect every servo's limit registers get the
+arm config's `effort_limit_pct` (X-series Current Limit, XL430 PWM Limit, AX/MX Max Torque and
+Torque Limit, as each model has them); every state read compares the present current/load of the
+joint servos with their `effort_stop_pct` and raises EffortLimitError above it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hardware.errors import (
     CommunicationError,
     ConnectionLostError,
     DeviceNotFoundError,
+    EffortLimitError,
     ServoCommandError,
     ServoHardwareError,
     ServoNotRespondingError,
@@ -314,6 +318,8 @@ class DynamixelArm:
         self._read_ids = self._joint_ids + list(self._shadows)
         self._sign = np.array([j.sign for j in arm.joints])
         self._offset = np.array([j.offset_rad for j in arm.joints])
+        self._effort_stop = {sid: arm.joint_of(sid).effort_stop_pct for sid in self._read_ids}
+        self.last_effort_pct: dict[int, float] = {}  # signed present current/load of the last read
         self.bus_watchdog_s: float | None = None
 
     @property
@@ -344,6 +350,7 @@ class DynamixelArm:
             )
         self.check_hardware_errors()
         self.set_torque(False)  # EEPROM (operating mode, limits) is writable only with torque off
+        self.write_effort_limits()
         t = self.bus.table
         if self.arm.protocol == 2:
             for shadow, master in self._shadows.items():
@@ -371,6 +378,23 @@ class DynamixelArm:
             self.bus.write(self.arm.gripper_id, t.GOAL_POSITION, held)
         self.set_torque(True)
 
+    def write_effort_limits(self) -> None:
+        """Every servo's torque-limit registers to the arm config's `effort_limit_pct` (torque must
+        be off on Protocol 2.0: they are EEPROM). EEPROM is written only when it differs."""
+        for sid in self.arm.servo_ids:
+            for item, raw in self.models[sid].effort_limit_writes(self.arm.effort_limit_pct(sid)):
+                if item.address >= self.bus.table.TORQUE_ENABLE.address or self.bus.read(sid, item) != raw:
+                    self.bus.write(sid, item, raw)
+
+    def effort_limits(self) -> dict[int, float]:
+        """{servo id: its limit register now, in percent of the model's maximum} (P1: Torque Limit)."""
+        out = {}
+        for sid in self.arm.servo_ids:
+            model = self.models[sid]
+            item = model.effort_limit_writes(100.0)[-1][0]
+            out[sid] = self.bus.read(sid, item) * 100.0 / model.effort_full_raw
+        return out
+
     def arm_bus_watchdog(self, seconds: float | None) -> None:
         """(Re)arm the servos' Bus Watchdog (P2): clear a fired one (write 0), then set the period."""
         if self.arm.protocol != 2 or seconds is None:
@@ -388,21 +412,26 @@ class DynamixelArm:
         return [sid for sid, (data, _) in block.items() if XSeries.BUS_WATCHDOG.decode(data) == -1]
 
     # -- the control loop ----------------------------------------------------------------------------
-    def read(self) -> tuple[np.ndarray, np.ndarray]:
-        """(q rad, qdot rad/s), float64 [5], in one bus transaction."""
-        if self.arm.protocol == 2:
-            start, vel_item, pos_item = 128, XSeries.PRESENT_VELOCITY, XSeries.PRESENT_POSITION
-            block = self.bus.read_block(self._read_ids, start, 8)
-        else:
+    def read(self, *, check_effort: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(q rad, qdot rad/s), float64 [5], in one bus transaction; with `check_effort`, raises
+        EffortLimitError when a joint servo's present current/load is above its bound."""
+        if self.arm.protocol == 2:  # Present Current/Load (126), Velocity (128), Position (132)
+            start, vel_item, pos_item = 126, XSeries.PRESENT_VELOCITY, XSeries.PRESENT_POSITION
+            block = self.bus.read_block(self._read_ids, start, 10)
+        else:  # Present Position (36), Speed (38), Load (40)
             start, vel_item, pos_item = 36, MXSeriesP1.PRESENT_SPEED, MXSeriesP1.PRESENT_POSITION
-            block = self.bus.read_block(self._read_ids, start, 4, bulk=self.arm.bulk_read)
+            block = self.bus.read_block(self._read_ids, start, 6, bulk=self.arm.bulk_read)
         angle: dict[int, float] = {}
         speed: dict[int, float] = {}
+        effort: dict[int, float] = {}
         for sid, (data, error) in block.items():
             self.bus._check_status("the state read", sid, error)
             model = self.models[sid]
             angle[sid] = model.position_to_rad(pos_item.decode(data[pos_item.address - start :]))
             speed[sid] = model.velocity_to_rad_s(vel_item.decode(data[vel_item.address - start :]))
+            item = model.present_effort_item
+            effort[sid] = model.effort_to_percent(item.decode(data[item.address - start :]))
+        self.last_effort_pct = effort
         for shadow, master in self._shadows.items():
             if abs(angle[shadow] - angle[master]) > self.shadow_tolerance_rad:
                 raise ServoHardwareError(
@@ -410,9 +439,30 @@ class DynamixelArm:
                     f"{angle[shadow]:.3f} rad (tolerance {self.shadow_tolerance_rad}): a horn slipped or the "
                     "shadow stopped following; torque off and check the shoulder"
                 )
+        if check_effort:
+            self._check_effort(effort)
         q = np.array([angle[i] for i in self._joint_ids]) * self._sign + self._offset
         qdot = np.array([speed[i] for i in self._joint_ids]) * self._sign
         return q, qdot
+
+    def _check_effort(self, effort: dict[int, float]) -> None:
+        over = [(sid, pct, self._effort_stop[sid]) for sid, pct in effort.items()
+                if self._effort_stop[sid] is not None and abs(pct) > self._effort_stop[sid]]
+        if not over:
+            return
+        lines = []
+        for sid, pct, bound in over:
+            model, joint = self.models[sid], self.arm.joint_of(sid)
+            what = "present current" if model.effort == "current" else "present load"
+            lines.append(
+                f"servo {sid} ({joint.name}{' shadow' if sid == joint.shadow_id else ''}, {model.name}) {what} "
+                f"{model.describe_effort(pct)} is above its bound {model.describe_effort(bound)} "
+                f"(effort_stop_pct of joint {joint.name!r})"
+            )
+        raise EffortLimitError(
+            f"{'; '.join(lines)} on {self.bus.port_name!r}: the joint pushes against its limit or an obstacle. "
+            "Command it away (or zero), or raise the bound in the arm config if this load is expected"
+        )
 
     def write_velocity(self, qdot: np.ndarray) -> None:
         """One Sync Write of the five goal velocities (rad/s). The shadow follows via its Secondary ID."""
@@ -427,7 +477,7 @@ class DynamixelArm:
         self.bus.sync_write(self.bus.table.TORQUE_ENABLE, {sid: int(enabled) for sid in self.arm.servo_ids})
 
     def keepalive(self) -> None:
-        self.read()
+        self.read(check_effort=False)
 
     def abort_transaction(self) -> None:
         self.bus.abort_transaction()

@@ -31,6 +31,17 @@ class ServoCommandError(HardwareError):
     """A servo rejected an instruction (range, access, instruction errors in its status packet)."""
 
 
+class EffortLimitError(HardwareError):
+    """A servo's present current/load went above its configured bound (the arm pushes against its
+    limit or an obstacle). The arm has been stopped (zero velocity, torque on: it holds)."""
+
+
+class StaleStateError(HardwareError):
+    """A command came with an `ArmState` older than the safety bound (a multiple of the control
+    period): the joint-limit check would use where the arm was, not where it is. The command was not
+    sent; the arm was sent zero velocity instead (torque stays on)."""
+
+
 class RigError(HardwareError):
     """The task-reset rig's controller reported an error or did not answer."""
 

@@ -49,6 +49,7 @@ class RosArm:
         self._command_topic = None
         self._state_topic = None
         self._state: tuple[np.ndarray, np.ndarray, float] | None = None
+        self.last_sample_time: float | None = None  # when the state `read` returned arrived (monotonic s)
         self._got_state = threading.Event()
         self._last_error_check = 0.0
         self._lock = threading.Lock()
@@ -153,6 +154,7 @@ class RosArm:
             )
         if time.monotonic() - self._last_error_check > self.error_check_period_s:
             self.check_hardware_errors()
+        self.last_sample_time = t
         return q.copy(), qdot.copy()
 
     def write_velocity(self, qdot: np.ndarray) -> None:

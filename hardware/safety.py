@@ -8,6 +8,8 @@ Every command passes `filter_velocity` (pure, tested against hand-computed value
 4. workspace: if the gripper (forward kinematics at q + v*dt) would leave the box, or go further
    out of it, the whole arm is held (zero velocity) for this step.
 The host `Watchdog` sends zero velocity when no command came within 2x the control period.
+`check_state_age` refuses a command whose measured state is older than `max_state_age_s` (2x the
+control period by default): the joint-limit check is only as good as the angle it starts from.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hardware.errors import StaleStateError
 from hardware.kinematics import box_violation
 
 
@@ -32,18 +35,43 @@ class SafetyConfig:
     workspace_low_m: tuple[float, float, float] = (0.10, -0.35, 0.02)  # gripper box, base frame
     workspace_high_m: tuple[float, float, float] = (0.50, 0.35, 0.45)
     watchdog_factor: float = 2.0  # host watchdog: zero velocity after this many silent periods
+    state_age_factor: float = 2.0  # a command's ArmState may be at most this many periods old
     bus_watchdog_s: float = 1.0  # servo Bus Watchdog (P2): stops the servos if the host goes silent
     torque_off_on_exit: bool = True  # torque off at close, exit, SIGINT and fatal errors
     handle_sigint: bool = True  # install a SIGINT handler (main thread only) that stops the arm
 
     def __post_init__(self) -> None:
-        if self.control_period_s <= 0 or self.max_velocity_rad_s <= 0 or self.joint_margin_rad < 0:
+        if (self.control_period_s <= 0 or self.max_velocity_rad_s <= 0 or self.joint_margin_rad < 0
+                or self.state_age_factor <= 0):
             raise ValueError(
-                f"control_period_s={self.control_period_s} and max_velocity_rad_s={self.max_velocity_rad_s} "
-                f"must be > 0 and joint_margin_rad={self.joint_margin_rad} >= 0"
+                f"control_period_s={self.control_period_s}, max_velocity_rad_s={self.max_velocity_rad_s} and "
+                f"state_age_factor={self.state_age_factor} must be > 0 and joint_margin_rad={self.joint_margin_rad} >= 0"
             )
         if any(lo >= hi for lo, hi in zip(self.workspace_low_m, self.workspace_high_m)):
             raise ValueError(f"workspace box low {self.workspace_low_m} must be < high {self.workspace_high_m}")
+
+
+    @property
+    def max_state_age_s(self) -> float:
+        """The oldest `ArmState` (s, by its monotonic timestamp) a command may be checked against."""
+        return self.state_age_factor * self.control_period_s
+
+
+def check_state_age(state_time: float, config: SafetyConfig, *, now: float | None = None) -> float:
+    """Age (s) of a state measured at `state_time` (time.monotonic()); raises StaleStateError
+    naming the age and the bound when it is older than `config.max_state_age_s`, or stamped in the
+    future (not a time.monotonic() stamp)."""
+    now = time.monotonic() if now is None else now
+    age = now - float(state_time)
+    bound = config.max_state_age_s
+    if age > bound or age < -0.001:
+        what = f"is {age:.3f} s old" if age > 0 else f"is stamped {-age:.3f} s in the future (not a time.monotonic() stamp)"
+        raise StaleStateError(
+            f"the ArmState given to command_velocity {what}; the bound is {bound:.3f} s "
+            f"({config.state_age_factor:g} control periods of {config.control_period_s:g} s). Read a fresh one "
+            "with read_state() each step, or pass no state and command_velocity reads it"
+        )
+    return age
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,15 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from hardware.config import CLASSIC_WIDOWX, WX200, ArmConfig
-from hardware.errors import ConnectionLostError, HardwareError
+from hardware.errors import ConnectionLostError, EffortLimitError, HardwareError, StaleStateError
 from hardware.kinematics import forward_kinematics
-from hardware.safety import SafetyConfig, SafetyReport, Watchdog, filter_velocity
+from hardware.safety import SafetyConfig, SafetyReport, Watchdog, check_state_age, filter_velocity
 
 
 class ArmState(NamedTuple):
-    """Joint angles q (rad) and velocities qdot (rad/s), float64 [5]; time: monotonic s."""
+    """Joint angles q (rad) and velocities qdot (rad/s), float64 [5]; time: when they were
+    measured, time.monotonic() s (`command_velocity` refuses a state older than
+    `SafetyConfig.max_state_age_s`)."""
 
     q: np.ndarray
     qdot: np.ndarray
@@ -49,10 +51,13 @@ class WidowX:
         safety: limits, control period and watchdogs (`SafetyConfig`).
         robot_name, host, ros_port: the ROS backend's robot namespace and rosbridge address.
 
-    Every command goes through `hardware.safety.filter_velocity`; a host watchdog sends zero velocity
-    when no command comes within `safety.watchdog_factor` control periods; on Protocol 2.0 the
-    servos' Bus Watchdog stops them if this process goes silent. Torque goes off at `close()`, at
-    interpreter exit, on SIGINT and when a bus error ends the run (`safety.torque_off_on_exit`).
+    Every command goes through `hardware.safety.filter_velocity`, checked against a state at most
+    `safety.max_state_age_s` old; every state read watches the servos' present current/load against
+    the arm config's `effort_stop_pct` (the servos' own limit registers are set at connect); a host
+    watchdog sends zero velocity when no command comes within `safety.watchdog_factor` control
+    periods; on Protocol 2.0 the servos' Bus Watchdog stops them if this process goes silent.
+    Torque goes off at `close()`, at interpreter exit, on SIGINT and when a bus error ends the run
+    (`safety.torque_off_on_exit`); an over-effort or a stale state only stops the arm (it holds).
     """
 
     def __init__(
@@ -120,11 +125,17 @@ class WidowX:
         return self._lower.copy(), self._upper.copy()
 
     def read_state(self) -> ArmState:
-        """Joint angles and velocities in one bus transaction."""
+        """Joint angles and velocities in one bus transaction, stamped with when they were measured
+        (the backend's sample time where it has one, else the time just before the read).
+
+        The same read watches the servos' present current/load: above a joint's `effort_stop_pct`
+        the arm is stopped (zero velocity, torque stays on) and EffortLimitError names the servo."""
         self._raise_fault()
+        before = time.monotonic()
         q, qdot = self._guard("read_state", self.backend.read)
         self.watchdog.io()
-        self.last_state = ArmState(q, qdot, time.monotonic())
+        stamp = getattr(self.backend, "last_sample_time", None)
+        self.last_state = ArmState(q, qdot, before if stamp is None else min(stamp, before))
         return self.last_state
 
     def gripper_pose(self, q: np.ndarray | None = None) -> np.ndarray:
@@ -138,14 +149,23 @@ class WidowX:
     def command_velocity(self, qdot: np.ndarray | list[float], state: ArmState | None = None) -> SafetyReport:
         """Send joint velocities (rad/s, [5]) through the safety layer; returns what it did.
 
-        `state` (from `read_state`) saves a bus read; by default the arm is read first, so the
-        joint-limit check uses the angle of this instant."""
+        `state` (from `read_state`) saves a bus read, if it is at most `safety.max_state_age_s`
+        (2 control periods by default) old: an older one raises StaleStateError naming its age and
+        the bound, and the arm is sent zero velocity instead. By default the arm is read first, so
+        the joint-limit check uses the angle of this instant."""
         qdot = np.asarray(qdot, dtype=np.float64)
         n = len(self.arm.joints)
         if qdot.shape != (n,):
             raise ValueError(f"qdot has shape {qdot.shape}; expected ({n},) joint velocities in rad/s for {self.joint_names}")
         self._raise_fault()
-        state = state if state is not None else self.read_state()
+        if state is None:
+            state = self.read_state()
+        else:
+            try:
+                check_state_age(state.time, self.safety)
+            except StaleStateError as exc:
+                exc.add_note(f"{self.description}: command_velocity refused; {self._hold()}")
+                raise
         safe, report = filter_velocity(
             state.q, qdot, lower=self._lower, upper=self._upper, config=self.safety,
             gripper_position=lambda q: forward_kinematics(q, self.arm.geometry)[:3, 3],
@@ -215,6 +235,9 @@ class WidowX:
             raise HardwareError(f"{what}: {self.description} is closed")
         try:
             return fn(*args)
+        except EffortLimitError as exc:  # the bus is fine: stop and hold, and the run may go on
+            exc.add_note(f"{self.description}: {what} stopped the arm; {self._hold()}, torque stays on (it holds)")
+            raise
         except HardwareError as exc:
             outcome = self._emergency_stop(exc)
             exc.add_note(f"{self.description}: {what} failed; {outcome}")
@@ -222,6 +245,16 @@ class WidowX:
                 exc.add_note(f"the servos' Bus Watchdog stops them {self.backend.bus_watchdog_s:.2f} s after the last packet")
             self._fault = exc
             raise
+
+    def _hold(self) -> str:
+        """Zero velocity, torque left on; returns what happened, for the error message."""
+        try:
+            with self._lock:
+                self.backend.write_velocity(np.zeros(len(self.arm.joints)))
+                self.watchdog.feed(moving=False)
+            return "stop sent"
+        except Exception as exc:  # noqa: BLE001 - reported with the error it accompanies
+            return f"stop attempted, failed ({type(exc).__name__}: {exc})"
 
     def _emergency_stop(self, reason: BaseException | None) -> str:
         """Zero velocity then (if configured) torque off; returns what happened, for the error message."""

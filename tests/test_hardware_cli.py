@@ -32,6 +32,8 @@ def test_check(sim, capsys):
     out = capsys.readouterr().out
     assert "servo 3: XM430-W350" in out and "servo 7: XL430-W250" in out
     assert re.search(r"waist +id 1: \+0\.30\d rad", out) and "gripper at" in out and "hardware errors: none" in out
+    # a fresh bus: the limit registers at their maximum until WidowX writes the arm config's values
+    assert "effort servo 4: present 0 %, limit register 100 % (arm config 80 %" in out
 
 
 def test_check_reports_a_missing_servo_and_a_hardware_error(sim, capsys):

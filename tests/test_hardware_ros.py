@@ -5,7 +5,13 @@ import time
 import numpy as np
 import pytest
 
-from hardware.errors import ConnectionLostError, DeviceNotFoundError, ServoHardwareError, ServoNotRespondingError
+from hardware.errors import (
+    ConnectionLostError,
+    DeviceNotFoundError,
+    ServoHardwareError,
+    ServoNotRespondingError,
+    StaleStateError,
+)
 from hardware.safety import SafetyConfig
 from hardware.sim.rosbridge import FakeRosbridge
 from hardware.widowx import WidowX
@@ -54,6 +60,20 @@ def test_safety_layer_applies_to_the_ros_backend_too(bridge, arm):
     arm.command_velocity([5.0, 0, 0, 0, 0])
     assert _wait(lambda: bridge.commands and bridge.commands[-1][0] == SAFETY.max_velocity_rad_s)
     assert max(c[0] for c in bridge.commands) <= SAFETY.max_velocity_rad_s
+
+
+def test_stale_state_is_refused(bridge, arm):
+    before = time.monotonic()
+    state = arm.read_state()
+    assert state.time == arm.backend.last_sample_time < before  # when the joint state arrived, not when read
+    arm.command_velocity([0.3, 0, 0, 0, 0], state=state)
+    assert _wait(lambda: bridge.commands and bridge.commands[-1][0] == 0.3)
+    with pytest.raises(StaleStateError, match=r"4\.\d{3} s old; the bound is 0\.200 s"):
+        arm.command_velocity([0, 0, 0, 1.0, 0], state=state._replace(time=state.time - 4.0))
+    assert _wait(lambda: bridge.commands[-1] == [0.0] * 5)  # stopped instead; torque stays on
+    assert bridge.torque
+    arm.command_velocity([0, 0, 0, 0.2, 0], state=arm.read_state())  # a fresh one is accepted
+    assert _wait(lambda: bridge.commands[-1] == [0, 0, 0, 0.2, 0])
 
 
 def test_policy_stall_watchdog(bridge, arm):

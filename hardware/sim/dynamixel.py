@@ -8,11 +8,15 @@ Protocol 1.0), runs a simple servo model and writes status packets back.
 Supported instructions: ping, read, write, reboot, sync write, sync read (P2), bulk read (P1 and
 P2). The servo model: velocity mode integrates Goal Velocity, position mode slews to Goal
 Position; EEPROM is locked while torque is on; Secondary (shadow) ID; Bus Watchdog; Hardware Error
-Status with the Alert bit; a joint driven past its mechanical stop overloads (torque off, error).
+Status with the Alert bit. Effort: the limit registers (X-series Current Limit / PWM Limit, AX/MX
+Max Torque / Torque Limit) are writable and range-checked, and Present Current/Load reads a small
+load while moving; a joint driven into its mechanical stop or an obstacle stops there while its
+load ramps up (`stall_rate_pct_s`) to the limit register, and after `overload_after_s` at that
+limit the servo overloads (torque off, hardware error), as its Shutdown would.
 
 Faults for tests: `mute(id)` (a servo stops answering), `corrupt_next(n)` (status packets with a
 bad CRC/checksum), `set_hardware_error(id, bits)`, `disconnect()` (the cable is pulled: the pty
-closes).
+closes), `set_obstacle(id, lower, upper)` (something in the joint's way).
 
     sim = DynamixelBusSim(widowx_200_servos()).start()
     arm = WidowX(port=sim.port)
@@ -126,7 +130,13 @@ class SimServo:
     secondary_id: int | None = None  # listen (without answering) to this ID's writes: a shadow
     reverse: bool = False
     mechanical_limits_rad: tuple[float, float] = (-math.pi, math.pi)
+    obstacle_rad: tuple[float, float] | None = None  # the joint is blocked outside this range too
+    stall_rate_pct_s: float = 200.0  # load rise while pushing against a stop (% of maximum per s)
+    moving_load_pct: float = 10.0  # load while moving freely
+    overload_after_s: float = 0.5  # at the limit register this long: overload alarm
     qdot: float = 0.0
+    load_pct: float = 0.0  # signed, percent of the model's maximum (ServoModel effort scale)
+    _saturated_s: float = 0.0
     hardware_error: int = 0
     alive: bool = True
     memory: bytearray = field(default_factory=bytearray)
@@ -145,6 +155,9 @@ class SimServo:
             self._set(XSeries.SECONDARY_ID, 255 if self.secondary_id is None else self.secondary_id)
             self._set(XSeries.DRIVE_MODE, 1 if self.reverse else 0)
             self._set(XSeries.VELOCITY_LIMIT, 200)  # about 4.8 rad/s
+            self._set(XSeries.PWM_LIMIT, 885)
+            if self.model.effort == "current":
+                self._set(XSeries.CURRENT_LIMIT, self.model.effort_full_raw)
             self._set(XSeries.MAX_POSITION_LIMIT, 4095)
             self._set(XSeries.MIN_POSITION_LIMIT, 0)
             self._set(XSeries.SHUTDOWN, 0b0011_0100)
@@ -153,6 +166,7 @@ class SimServo:
             self._set(XSeries.PRESENT_TEMPERATURE, 35)
         else:
             self._set(MXSeriesP1.CCW_ANGLE_LIMIT, 4095 if self.model is not AX_12A else 1023)
+            self._set(MXSeriesP1.MAX_TORQUE, 1023)
             self._set(MXSeriesP1.TORQUE_LIMIT, 1023)
             self._set(MXSeriesP1.PRESENT_VOLTAGE, 120)
             self._set(MXSeriesP1.PRESENT_TEMPERATURE, 35)
@@ -175,6 +189,21 @@ class SimServo:
         if self.model.protocol == 2:
             return self._get(XSeries.OPERATING_MODE) == XSeries.OPERATING_MODE_VELOCITY
         return self._get(MXSeriesP1.CW_ANGLE_LIMIT) == 0 and self._get(MXSeriesP1.CCW_ANGLE_LIMIT) == 0
+
+    def effort_limit_pct(self) -> float:
+        """The limit register that bounds this servo's torque now, in percent of its maximum."""
+        if self.model.protocol == 1:
+            return self._get(MXSeriesP1.TORQUE_LIMIT) * 100.0 / self.model.effort_full_raw
+        item = XSeries.CURRENT_LIMIT if self.model.effort == "current" else XSeries.PWM_LIMIT
+        return self._get(item) * 100.0 / self.model.effort_full_raw
+
+    @property
+    def stops_rad(self) -> tuple[float, float]:
+        """Where the joint is blocked: its mechanical stops, narrowed by an obstacle."""
+        lo, hi = self.mechanical_limits_rad
+        if self.obstacle_rad is not None:
+            lo, hi = max(lo, self.obstacle_rad[0]), min(hi, self.obstacle_rad[1])
+        return lo, hi
 
     def goal_velocity_rad_s(self) -> float:
         if self.model.protocol == 2:
@@ -201,15 +230,30 @@ class SimServo:
                 speed = 3.0  # rad/s: the position-mode slew rate of this simple model
                 step = max(-speed * dt, min(speed * dt, goal - self.q))
                 qdot = step / dt if dt > 0 else 0.0
-        self.q += qdot * dt
-        self.qdot = qdot
-        lo, hi = self.mechanical_limits_rad
-        if not lo <= self.q <= hi:
-            # driven into its hard stop: the real servo overloads and its Shutdown turns torque off
-            self.q = min(hi, max(lo, self.q))
-            self.qdot = 0.0
-            self.set_hardware_error(1 << 5)
+        free = self.q + qdot * dt
+        lo, hi = self.stops_rad
+        self.q = min(hi, max(lo, free))
+        pushing = not lo <= free <= hi  # driven into a stop or an obstacle: it stays there
+        self.qdot = 0.0 if pushing else qdot
+        self._update_load(qdot, pushing, dt)
         self._refresh_present()
+
+    def _update_load(self, qdot: float, pushing: bool, dt: float) -> None:
+        """Load: small while moving, ramping up to the limit register while pushing against a stop;
+        held at the limit for `overload_after_s`, the servo overloads (its Shutdown: torque off)."""
+        limit = self.effort_limit_pct()
+        if not pushing:
+            self.load_pct = math.copysign(min(limit, self.moving_load_pct), qdot) if qdot else 0.0
+            self._saturated_s = 0.0
+            return
+        direction = math.copysign(1.0, qdot)
+        before = abs(self.load_pct) if self.load_pct * direction > 0 else 0.0
+        magnitude = min(limit, max(before, self.moving_load_pct) + self.stall_rate_pct_s * dt)
+        self.load_pct = direction * magnitude
+        self._saturated_s = self._saturated_s + dt if magnitude >= limit - 1e-9 else 0.0
+        if self._saturated_s >= self.overload_after_s:
+            self.load_pct, self._saturated_s = 0.0, 0.0
+            self.set_hardware_error(1 << 5)
 
     def set_hardware_error(self, bits: int) -> None:
         self.hardware_error = bits
@@ -220,6 +264,7 @@ class SimServo:
 
     def _refresh_present(self) -> None:
         ticks = self.model.rad_to_position(self.q)
+        self._set(self.model.present_effort_item, self.model.percent_to_effort(self.load_pct))
         if self.model.protocol == 2:
             self._set(XSeries.PRESENT_POSITION, ticks)
             self._set(XSeries.PRESENT_VELOCITY, self.model.rad_s_to_velocity(self.qdot))
@@ -239,14 +284,14 @@ class SimServo:
 
     _P2_WRITABLE = {
         XSeries.RETURN_DELAY_TIME, XSeries.DRIVE_MODE, XSeries.OPERATING_MODE, XSeries.SECONDARY_ID,
-        XSeries.VELOCITY_LIMIT, XSeries.MAX_POSITION_LIMIT, XSeries.MIN_POSITION_LIMIT,
+        XSeries.PWM_LIMIT, XSeries.CURRENT_LIMIT, XSeries.VELOCITY_LIMIT, XSeries.MAX_POSITION_LIMIT, XSeries.MIN_POSITION_LIMIT,
         XSeries.SHUTDOWN, XSeries.TORQUE_ENABLE, XSeries.LED, XSeries.STATUS_RETURN_LEVEL,
         XSeries.BUS_WATCHDOG, XSeries.GOAL_PWM, XSeries.GOAL_CURRENT, XSeries.GOAL_VELOCITY,
         XSeries.PROFILE_ACCELERATION, XSeries.PROFILE_VELOCITY, XSeries.GOAL_POSITION,
     }
     _P1_WRITABLE = {
         MXSeriesP1.RETURN_DELAY_TIME, MXSeriesP1.CW_ANGLE_LIMIT, MXSeriesP1.CCW_ANGLE_LIMIT,
-        MXSeriesP1.TORQUE_ENABLE, MXSeriesP1.LED, MXSeriesP1.GOAL_POSITION, MXSeriesP1.MOVING_SPEED,
+        MXSeriesP1.MAX_TORQUE, MXSeriesP1.TORQUE_ENABLE, MXSeriesP1.LED, MXSeriesP1.GOAL_POSITION, MXSeriesP1.MOVING_SPEED,
         MXSeriesP1.TORQUE_LIMIT,
     }
 
@@ -275,11 +320,19 @@ class SimServo:
                     return P2_DATA_RANGE
                 if item is XSeries.TORQUE_ENABLE and value and self.hardware_error:
                     return P2_RESULT_FAIL  # needs a reboot first
+                if item is XSeries.CURRENT_LIMIT and self.model.effort != "current":
+                    return P2_ACCESS  # the XL430 senses no current: no such item
+                if item is XSeries.CURRENT_LIMIT and value > self.model.effort_full_raw:
+                    return P2_DATA_RANGE
+                if item is XSeries.PWM_LIMIT and value > 885:
+                    return P2_DATA_RANGE
             else:
                 if item is MXSeriesP1.MOVING_SPEED and value > 2047:
                     return P1_RANGE
                 if item is MXSeriesP1.TORQUE_ENABLE and value and self.hardware_error:
                     return P1_OVERLOAD
+                if item in (MXSeriesP1.MAX_TORQUE, MXSeriesP1.TORQUE_LIMIT) and value > 1023:
+                    return P1_RANGE
         self.memory[:] = staged
         return 0
 
@@ -444,6 +497,18 @@ class DynamixelBusSim:
             servo = self._by_id[servo_id]
             servo.update(time.monotonic())
             servo.set_hardware_error(bits)
+
+    def set_obstacle(self, servo_id: int, lower_rad: float | None = None, upper_rad: float | None = None) -> None:
+        """Something blocks the joint of `servo_id` (and its shadows) below `lower_rad` / above
+        `upper_rad`; no bounds: the way is clear again."""
+        with self._lock:
+            now = time.monotonic()
+            for s in self.servos:
+                if s.servo_id == servo_id or s.secondary_id == servo_id:
+                    s.update(now)
+                    clear = lower_rad is None and upper_rad is None
+                    s.obstacle_rad = None if clear else (
+                        -math.inf if lower_rad is None else lower_rad, math.inf if upper_rad is None else upper_rad)
 
     def disconnect(self) -> None:
         """Pull the cable: the pty closes under the driver (its reads and writes then fail)."""
