@@ -6,12 +6,14 @@ action checks and the ``info`` contract (docs/design.md, "The environment contra
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import EzPickle
 
 from meld_envs import rendering
 from meld_envs.tasks import Task, check_split, resolve
@@ -32,15 +34,40 @@ class Measurement(NamedTuple):
     extras: dict[str, Any]
 
 
-class MeldEnv(gym.Env[ObsType, np.ndarray]):
+class MeldEnv(gym.Env[ObsType, np.ndarray], EzPickle):
     """Base of every meld-bench environment.
 
     Subclasses set ``env_id``, ``action_dim``, ``image_shape``, ``state_dim`` and implement
     ``sample_task_params``, ``_apply_task``, ``_reset_state``, ``_advance``, ``_measure``,
     ``_pixels``, ``_state`` (and ``_render_human`` for videos).
 
-    Actions are clipped to [-1, 1]; a NaN or infinite action is a ``ValueError``.
+    Actions are clipped to [-1, 1]; a NaN or infinite action is a ``ValueError``. A closed env refuses to step,
+    reset or render. Envs pickle and deep-copy the Gymnasium way (``EzPickle``): the copy is made anew from the
+    constructor's arguments and is on the current task, at the start of an episode.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def recorded(self: MeldEnv, *args: Any, **kw: Any) -> None:
+            if "_ezpickle_args" not in self.__dict__:  # the outermost constructor's arguments make the copy
+                EzPickle.__init__(self, *args, **kw)
+            init(self, *args, **kw)
+
+        cls.__init__ = recorded
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**EzPickle.__getstate__(self), "task": self._task}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        task = state.pop("task")
+        EzPickle.__setstate__(self, state)
+        self.set_task(task)
 
     env_id: ClassVar[str]
     action_dim: ClassVar[int]
@@ -69,6 +96,7 @@ class MeldEnv(gym.Env[ObsType, np.ndarray]):
         self.reward_mode = reward_mode
         self.obs_mode = obs_mode
         self.render_mode = render_mode
+        self._closed = False
         self._task = resolve(self.env_id, task, self.split, num_tasks)
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.action_dim,), dtype=np.float32)
@@ -100,6 +128,7 @@ class MeldEnv(gym.Env[ObsType, np.ndarray]):
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsType, dict]:
         """Start an episode. ``options={"task": t}`` switches task first (a ``Task`` or an index)."""
+        self._check_open()
         super().reset(seed=seed)
         options = dict(options or {})
         if "task" in options:
@@ -111,6 +140,7 @@ class MeldEnv(gym.Env[ObsType, np.ndarray]):
         return self._observe(), self._info(self._measure(None))
 
     def step(self, action: np.ndarray) -> tuple[ObsType, float, bool, bool, dict]:
+        self._check_open()
         action = self._check_action(action)
         physics_error = self._advance(action)
         m = self._measure(action)
@@ -122,12 +152,21 @@ class MeldEnv(gym.Env[ObsType, np.ndarray]):
 
     def render(self) -> np.ndarray | None:
         """With ``render_mode="rgb_array"``: a larger, human-facing frame in which goals are drawn."""
+        self._check_open()
         if self.render_mode is None:
             gym.logger.warn(f"render() called on {self.env_id} without a render_mode; pass render_mode='rgb_array' to gym.make")
             return None
         return self._render_human()
 
+    def close(self) -> None:
+        self._closed = True
+        super().close()
+
     # -- shared pieces -----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this {self.env_id} env is closed; make a new one (gym.make) to go on")
+
     def _check_action(self, action: Any) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self.action_space.shape:
@@ -255,6 +294,8 @@ class MujocoImageEnv(MeldEnv):
         return None
 
     def close(self) -> None:
+        if self._closed:
+            return
         for view in (self._agent_view, self._human_view):
             if view is not None:
                 view.close()

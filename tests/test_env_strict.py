@@ -30,3 +30,34 @@ def test_a_train_env_refuses_a_test_task():
     env.reset(seed=0)
     env.step(np.zeros(2, np.float32))
     env.close()
+
+
+@pytest.mark.parametrize("env_id", [e.id for e in meld_envs.registry.SIMULATED])
+def test_envs_pickle_and_deep_copy_onto_their_current_task(env_id):
+    import copy
+    import pickle
+
+    env = gym.make(env_id, task=2, obs_mode="pixels", render_mode="rgb_array")
+    env.reset(seed=0)
+    env.render()  # a renderer exists now, which pickle cannot copy
+    env.unwrapped.set_task(5)
+    try:
+        for clone in (pickle.loads(pickle.dumps(env)), copy.deepcopy(env)):
+            assert clone.unwrapped.task == env.unwrapped.task and clone.unwrapped is not env.unwrapped
+            a, b = clone.reset(seed=3)[0], env.reset(seed=3)[0]
+            np.testing.assert_array_equal(a, b)
+            action = np.full(env.action_space.shape, 0.3, np.float32)
+            np.testing.assert_array_equal(clone.step(action)[0], env.step(action)[0])
+            clone.close()
+    finally:
+        env.close()
+
+
+def test_a_closed_env_refuses_to_step_reset_or_render():
+    env = gym.make("meld/Nav2D-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    env.close()
+    env.close()  # twice is fine
+    for call in (lambda: env.step(np.zeros(2, np.float32)), lambda: env.reset(seed=0), env.render):
+        with pytest.raises(RuntimeError, match="env is closed; make a new one"):
+            call()
