@@ -71,13 +71,24 @@ def _not_found(spec: str, why: str) -> AgentNotFound:
     )
 
 
+def _import_hint(spec: str, error: BaseException) -> str:
+    """What to do when the module of ``module:Class`` itself is not found (not a module it imports)."""
+    module = spec.partition(":")[0]
+    if not isinstance(error, ModuleNotFoundError) or not (module == error.name or module.startswith(f"{error.name}.")):
+        return ""
+    top = module.split(".")[0]
+    return (f". Python looks for {module!r} on its path: run the command from the folder that holds {top}/ "
+            f"(or {top}.py), or put that folder on PYTHONPATH (PYTHONPATH=/path/to/it python -m leaderboards.run ...), "
+            "or pip install the package that provides it")
+
+
 def resolve_agent(spec: str) -> type:
     """The agent class named by ``spec``: ``module:Class``, an entry point, or a built-in name."""
     if ":" in spec:
         try:
             cls = _import(spec)
         except (ImportError, AttributeError) as e:
-            raise _not_found(spec, f"could not be imported ({type(e).__name__}: {e})") from e
+            raise _not_found(spec, f"could not be imported ({type(e).__name__}: {e}){_import_hint(spec, e)}") from e
     elif spec in (eps := _entry_points()):
         cls = eps[spec].load()
     elif spec in BUILTIN_AGENTS:

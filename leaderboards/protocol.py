@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -101,7 +102,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "smoke": Preset(
         name="smoke", budget_steps=200, eval_points=2, trials_per_task=1, num_test_tasks=2,
-        seeds=(0,), description="a minutes-long check of the whole pipeline: 200 env steps, 2 test tasks, 1 seed",
+        seeds=(0,), description="a check that the pipeline runs, not that an agent learns: 200 env steps, 2 test tasks, 1 seed "
+                                 "(random on every environment: about half a minute on 2 CPU cores)",
     ),
 }
 
@@ -160,13 +162,23 @@ def _nan_safe_mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env) -> dict[str, Any]:
+def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env,
+             on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Meta-test ``agent`` on ``proto``'s test tasks (``trials_per_task`` trials each, reset seeds ``eval_seed``);
-    ``env`` is ``make_test_env(proto)``. Returns the metrics of one evaluation record."""
+    ``env`` is ``make_test_env(proto)``. ``on_trial(done, total)`` is called before the first trial and after each.
+    Returns the metrics of one evaluation record."""
     per_task = []
     eval_steps = 0
+    done, total = 0, len(proto.test_tasks) * proto.trials_per_task
+    if on_trial is not None:
+        on_trial(done, total)
     for task_index in proto.test_tasks:
-        trials = [_run_trial(agent, proto, env, task_index, trial) for trial in range(proto.trials_per_task)]
+        trials = []
+        for trial in range(proto.trials_per_task):
+            trials.append(_run_trial(agent, proto, env, task_index, trial))
+            done += 1
+            if on_trial is not None:
+                on_trial(done, total)
         eval_steps += sum(t.steps for t in trials)
         per_task.append({"task": task_index, "success": [t.episode_success for t in trials],
                          "return": [t.episode_returns for t in trials]})

@@ -12,7 +12,10 @@ stratified-bootstrap confidence intervals (``leaderboards.stats``; seeded with `
 Files from another protocol version, with a task-split hash other than this installation's, with
 settings other than their preset's, or with a truncated or malformed line are refused with the reason and not counted; the report is
 still written from the rest and the exit status is 1 (``--allow-refused`` makes it 0).
-Unfinished runs appear in the learning curves but not in the scores.
+Unfinished runs appear in the learning curves but not in the scores; failed runs (a ``failed``
+record: the run raised) are listed with their error. Intervals are shown only where at least two
+seeds stand behind a number (a bootstrap over one seed measures nothing), and the report warns
+when agents are compared on fewer than three seeds.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ import html
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,12 +38,18 @@ from meld_envs import stats
 from meld_envs.stats import Estimate
 
 _PLOTS = {
-    "curves_success.png": "Success rate on test tasks vs meta-training env steps (mean, 95% CI)",
-    "curves_return.png": "Return of the trial's last episode on test tasks vs meta-training env steps (mean, 95% CI)",
-    "adaptation.png": "Return in each episode of a meta-test trial at the final evaluation (mean, 95% CI)",
-    "performance_profile.png": "Performance profiles: fraction of runs with final success above a threshold",
-    "probability_of_improvement.png": "Probability of improvement between agents (final success)",
+    "curves_success.png": "Success rate on test tasks vs meta-training env steps, mean over seeds",
+    "curves_return.png": "Return of the trial's last episode on test tasks vs meta-training env steps, mean over seeds",
+    "adaptation.png": "Return in each episode of a meta-test trial at the final evaluation, mean over seeds",
+    "performance_profile.png": "Performance profiles: fraction of runs (seed x environment) with final success above a threshold",
+    "probability_of_improvement.png": "Probability that a run of X scores above a run of Y (final success, per environment, averaged)",
 }
+_INTERVAL_NOTE = {  # how each figure shows its 95% bootstrap CI over seeds
+    "curves_success.png": "band", "curves_return.png": "band", "adaptation.png": "error bars",
+    "performance_profile.png": "band", "probability_of_improvement.png": "bar",
+}
+MIN_SEEDS_FOR_INTERVAL = plots.MIN_SEEDS_FOR_INTERVAL
+FEW_SEEDS = 3  # a comparison on fewer seeds than this is warned about
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Run:
     header: dict[str, Any]
     evals: list[dict[str, Any]]
     complete: bool
+    error: str | None = None  # what a failed run raised (its ``failed`` record)
 
     @property
     def agent(self) -> str:
@@ -96,7 +106,9 @@ def load_runs(results_dir: str) -> tuple[list[Run], list[tuple[str, list[str]]]]
         if problems:
             refused.append((path, problems))
             continue
-        run = Run(path, records[0], [r for r in records if r["record"] == "eval"], records[-1]["record"] == "end")
+        last = records[-1]
+        run = Run(path, records[0], [r for r in records if r["record"] == "eval"], last["record"] == "end",
+                  last.get("error") if last["record"] == "failed" else None)
         key = (run.preset, run.agent, run.env_id, run.seed)
         if key in seen:
             refused.append((path, [f"duplicate of {seen[key]} (same preset, agent, env and seed)"]))
@@ -106,10 +118,31 @@ def load_runs(results_dir: str) -> tuple[list[Run], list[tuple[str, list[str]]]]
     return runs, refused
 
 
-def _fmt(e: Estimate | None, digits: int = 2) -> str:
+class Cell(NamedTuple):
+    """A table cell: its text, the value it sorts by (None: by its text) and an interval shown beside it."""
+
+    text: str
+    value: float | None = None
+    interval: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.text} {self.interval}".strip()
+
+
+def _est_cell(e: Estimate | None, n: int, digits: int = 2) -> Cell:
+    """An estimate's cell: the point, and its interval only when ``n`` seeds can give it a width."""
     if e is None:
-        return "—"
-    return f"{e.point:.{digits}f} [{e.lower:.{digits}f}, {e.upper:.{digits}f}]"
+        return Cell("—")
+    interval = f"[{e.lower:.{digits}f}, {e.upper:.{digits}f}]" if n >= MIN_SEEDS_FOR_INTERVAL else ""
+    return Cell(f"{e.point:.{digits}f}", float(e.point), interval)
+
+
+def _seeds_cell(seeds: Sequence[int], unfinished: Sequence[int] = (), failed: Sequence[int] = ()) -> Cell:
+    """How many seeds a row rests on, then which (and which are unfinished or failed)."""
+    notes = [f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"] if seeds else []
+    notes += [f"unfinished: seed{'s' * (len(unfinished) > 1)} {', '.join(map(str, unfinished))}"] if unfinished else []
+    notes += [f"failed: seed{'s' * (len(failed) > 1)} {', '.join(map(str, failed))}"] if failed else []
+    return Cell(str(len(seeds)), len(seeds), "(" + "; ".join(notes) + ")" if notes else "")
 
 
 def _est_json(e: Estimate | None) -> Any:
@@ -126,16 +159,19 @@ def summarize(runs: list[Run], *, reps: int = 2000, seed: int = 0) -> dict[str, 
     ci = functools.partial(stats.interval_estimate, reps=reps, seed=seed)
 
     per_env: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in envs}
-    curves_s: dict[str, dict[str, Any]] = {e: {} for e in envs}
-    curves_r: dict[str, dict[str, Any]] = {e: {} for e in envs}
-    adapt: dict[str, dict[str, Estimate]] = {e: {} for e in envs}
+    curves_s: dict[str, dict[str, plots.Series]] = {e: {} for e in envs}
+    curves_r: dict[str, dict[str, plots.Series]] = {e: {} for e in envs}
+    adapt: dict[str, dict[str, plots.Series]] = {e: {} for e in envs}
     for env in envs:
         for agent in agent_names:
             mine = sorted((r for r in runs if r.env_id == env and r.agent == agent), key=lambda r: r.seed)
             if not mine:
                 continue
             done = [r for r in mine if r.complete]
-            entry: dict[str, Any] = {"seeds": [r.seed for r in done], "incomplete_seeds": [r.seed for r in mine if not r.complete]}
+            entry: dict[str, Any] = {
+                "n": len(done), "seeds": [r.seed for r in done],
+                "incomplete_seeds": [r.seed for r in mine if not r.complete and r.error is None],
+                "failed": [{"seed": r.seed, "error": r.error, "path": r.path} for r in mine if r.error is not None]}
             if done:
                 success = np.stack([r.task_success() for r in done])  # [seeds, test tasks]
                 last_return = np.stack([r.task_return() for r in done])
@@ -148,19 +184,20 @@ def summarize(runs: list[Run], *, reps: int = 2000, seed: int = 0) -> dict[str, 
                     wall_clock_s=float(np.mean([r.evals[-1]["wall_clock_s"] for r in done])),
                     run_success=[float(np.mean(s)) for s in success],
                 )
-                points = [ep.point for ep in entry["return_per_episode"]]
-                adapt[env][agent] = Estimate(np.array(points), np.array([ep.lower for ep in entry["return_per_episode"]]),
-                                             np.array([ep.upper for ep in entry["return_per_episode"]]))
+                adapt[env][agent] = plots.Series(np.arange(1, E + 1, dtype=float), _stack(entry["return_per_episode"]),
+                                                 np.full(E, len(done)))
             per_env[env][agent] = entry
-            n_points = max(len(r.evals) for r in mine)
-            xs, s_ests, r_ests = [], [], []
+            n_points = max(len(r.evals) for r in mine)  # 0 when every run failed before its first evaluation
+            xs, s_ests, r_ests, ns = [], [], [], []
             for k in range(n_points):
                 have = [r for r in mine if len(r.evals) > k]
                 xs.append(have[0].evals[k]["budget_steps"])
+                ns.append(len(have))
                 s_ests.append(ci(np.stack([r.task_success(k) for r in have]), stats.mean, reps=min(reps, 500)))
                 r_ests.append(ci(np.stack([r.task_return(k) for r in have]), stats.mean, reps=min(reps, 500)))
-            curves_s[env][agent] = (np.array(xs, float), _stack(s_ests))
-            curves_r[env][agent] = (np.array(xs, float), _stack(r_ests))
+            if n_points:
+                curves_s[env][agent] = plots.Series(np.array(xs, float), _stack(s_ests), np.array(ns))
+                curves_r[env][agent] = plots.Series(np.array(xs, float), _stack(r_ests), np.array(ns))
 
     # overall: per-run success rates [common seeds, envs], for agents that finished every env
     overall: dict[str, dict[str, Any]] = {}
@@ -172,7 +209,7 @@ def summarize(runs: list[Run], *, reps: int = 2000, seed: int = 0) -> dict[str, 
             continue
         m = np.array([[per_env[e][agent]["run_success"][per_env[e][agent]["seeds"].index(s)] for e in envs] for s in common])
         matrices[agent] = m
-        overall[agent] = {"iqm": ci(m, stats.iqm), "mean": ci(m, stats.mean), "seeds": common}
+        overall[agent] = {"iqm": ci(m, stats.iqm), "mean": ci(m, stats.mean), "n": len(common), "seeds": common}
     ranking = sorted(agent_names, key=lambda a: (a not in overall,
                                                  -(overall[a]["iqm"].point if a in overall else 0),
                                                  -(overall[a]["mean"].point if a in overall else 0), a))
@@ -184,8 +221,25 @@ def summarize(runs: list[Run], *, reps: int = 2000, seed: int = 0) -> dict[str, 
     return {
         "envs": envs, "agents": ranking, "per_env": per_env, "overall": overall,
         "probability_of_improvement": improvement, "taus": taus, "profiles": profiles,
+        "warnings": _seed_warnings(per_env, agent_names),
         "_plot": {"curves_success": curves_s, "curves_return": curves_r, "adaptation": adapt},
     }
+
+
+def _seed_warnings(per_env: dict[str, dict[str, dict[str, Any]]], agent_names: list[str]) -> list[str]:
+    """A warning when two or more agents are compared and one rests on fewer than ``FEW_SEEDS`` finished seeds
+    in some environment."""
+    fewest = {a: min(cells[a]["n"] for cells in per_env.values() if cells.get(a, {}).get("n"))
+              for a in agent_names if any(cells.get(a, {}).get("n") for cells in per_env.values())}
+    few = {a: n for a, n in fewest.items() if n < FEW_SEEDS}
+    if len(fewest) < 2 or not few:
+        return []
+    listing = ", ".join(f"{a} {n} seed{'s' * (n > 1)}" for a, n in few.items())
+    warning = (f"This comparison rests on fewer than {FEW_SEEDS} seeds ({listing}, in the environment with the fewest): "
+               "rankings, differences and probabilities of improvement may not hold with more seeds. "
+               f"Intervals are shown only where {MIN_SEEDS_FOR_INTERVAL} or more seeds stand behind a number. "
+               f"Run more seeds (--seeds 0-{FEW_SEEDS + 1}) for a comparison.")
+    return [warning]
 
 
 def _stack(ests: list[Estimate]) -> Estimate:
@@ -196,59 +250,95 @@ def make_plots(summary: dict[str, Any], out: str) -> list[str]:
     """Write the report's PNGs into ``out``; returns their file names."""
     made = []
     p = summary["_plot"]
-    if summary["envs"]:
-        plots.learning_curves(p["curves_success"], os.path.join(out, "curves_success.png"), "success rate",
-                              ylim=(-0.03, 1.03))
-        plots.learning_curves(p["curves_return"], os.path.join(out, "curves_return.png"), "return (last episode)")
+    styles = plots.agent_styles(summary["agents"])  # one look per agent in every figure
+    curves_s = {e: c for e, c in p["curves_success"].items() if c}
+    if curves_s:
+        plots.learning_curves(curves_s, os.path.join(out, "curves_success.png"), "success rate", ylim=(-0.05, 1.05),
+                              styles=styles)
+        plots.learning_curves({e: c for e, c in p["curves_return"].items() if c}, os.path.join(out, "curves_return.png"),
+                              "return (last episode)", styles=styles)
         made += ["curves_success.png", "curves_return.png"]
-        adapt = {e: a for e, a in p["adaptation"].items() if a}
-        if adapt:
-            plots.adaptation(adapt, os.path.join(out, "adaptation.png"))
-            made.append("adaptation.png")
+    adapt = {e: a for e, a in p["adaptation"].items() if a}
+    if adapt:
+        plots.adaptation(adapt, os.path.join(out, "adaptation.png"), styles=styles)
+        made.append("adaptation.png")
+    seeds = {a: o["n"] for a, o in summary["overall"].items()}
     if summary["profiles"]:
-        plots.performance_profiles(summary["taus"], summary["profiles"], os.path.join(out, "performance_profile.png"))
+        plots.performance_profiles(summary["taus"], summary["profiles"], os.path.join(out, "performance_profile.png"), seeds,
+                                   styles=styles)
         made.append("performance_profile.png")
     if summary["probability_of_improvement"]:
         plots.probability_of_improvement(summary["probability_of_improvement"],
-                                         os.path.join(out, "probability_of_improvement.png"))
+                                         os.path.join(out, "probability_of_improvement.png"), seeds)
         made.append("probability_of_improvement.png")
     return made
 
 
-def _tables(summary: dict[str, Any]) -> tuple[list[str], list[list[tuple[str, float | None]]], list[str], list[list[tuple[str, float | None]]]]:
-    """The overall and per-environment tables as header + rows of (text, sort value) cells."""
+def _captions(summary: dict[str, Any], made: list[str]) -> dict[str, str]:
+    """Each figure's caption: what it shows, and whether and how it shows an interval."""
+    per_env_n = [c["n"] for cells in summary["per_env"].values() for c in cells.values() if c["n"]]
+    overall_n = [o["n"] for o in summary["overall"].values()]
+    captions = {}
+    for name in made:
+        ns = overall_n if name in ("performance_profile.png", "probability_of_improvement.png") else per_env_n
+        if ns and max(ns) >= MIN_SEEDS_FOR_INTERVAL:
+            note = (f"{_INTERVAL_NOTE[name]}: 95% stratified bootstrap CI over seeds, drawn where "
+                    f"{MIN_SEEDS_FOR_INTERVAL} or more seeds stand behind it")
+        else:
+            note = f"no {_INTERVAL_NOTE[name]}: one seed per agent, so there is nothing to take an interval over"
+        captions[name] = f"{_PLOTS[name]} ({note})."
+    return captions
+
+
+Table = tuple[list[str], list[list[Cell]]]
+
+
+def _tables(summary: dict[str, Any]) -> tuple[Table, Table, Table]:
+    """The overall, per-environment and probability-of-improvement tables as (header, rows of cells); every
+    row has one cell per header."""
     envs, overall, per_env = summary["envs"], summary["overall"], summary["per_env"]
-    head = ["Rank", "Agent", "IQM success", "Mean success"] + [f"{e.removeprefix('meld/')} success" for e in envs] + ["Seeds"]
+    head = (["Rank", "Agent", "IQM success", "Mean success"] + [f"{e.removeprefix('meld/')} success" for e in envs]
+            + ["n seeds"])
     rows = []
     for rank, agent in enumerate(summary["agents"], start=1):
         o = overall.get(agent)
-        row: list[tuple[str, float | None]] = [
-            (str(rank) if o else "—", rank if o else None), (agent, None),
-            (_fmt(o["iqm"]) if o else "—", o["iqm"].point if o else None),
-            (_fmt(o["mean"]) if o else "—", o["mean"].point if o else None)]
+        row = [Cell(str(rank), rank) if o else Cell("—"), Cell(agent),
+               _est_cell(o["iqm"], o["n"]) if o else Cell("—"), _est_cell(o["mean"], o["n"]) if o else Cell("—")]
         for e in envs:
             cell = per_env[e].get(agent, {})
-            row.append((_fmt(cell.get("mean")), cell["mean"].point if "mean" in cell else None))
-        row.append((", ".join(map(str, o["seeds"])) if o else "—", len(o["seeds"]) if o else None))
+            row.append(_est_cell(cell.get("mean"), cell.get("n", 0)))
+        row.append(_seeds_cell(o["seeds"]) if o else Cell("0", 0, "(no seed finished every environment)"))
         rows.append(row)
     env_head = ["Environment", "Agent", "IQM success", "Mean success", "Success per episode", "Return (last episode)",
-                "Return per episode", "Env steps", "Wall clock (s)", "Seeds"]
+                "Return per episode", "Env steps", "Wall clock (s)", "n seeds"]
     env_rows = []
     for e in envs:
         for agent, cell in per_env[e].items():
-            if "mean" not in cell:
-                env_rows.append([(e, None), (agent, None)] + [("—", None)] * 6 +
-                                [(f"unfinished: {cell['incomplete_seeds']}", None)])
+            seeds = _seeds_cell(cell["seeds"], cell["incomplete_seeds"], [f["seed"] for f in cell["failed"]])
+            if not cell["n"]:
+                env_rows.append([Cell(e), Cell(agent)] + [Cell("—")] * (len(env_head) - 3) + [seeds])
                 continue
-            seeds = ", ".join(map(str, cell["seeds"])) + (f" (unfinished: {cell['incomplete_seeds']})" if cell["incomplete_seeds"] else "")
+            n = cell["n"]
             env_rows.append([
-                (e, None), (agent, None), (_fmt(cell["iqm"]), cell["iqm"].point), (_fmt(cell["mean"]), cell["mean"].point),
-                (" → ".join(f"{s:.2f}" for s in cell["success_per_episode"]), cell["success_per_episode"][-1]),
-                (_fmt(cell["return_mean"], 1), cell["return_mean"].point),
-                (" → ".join(f"{r.point:.1f}" for r in cell["return_per_episode"]), cell["return_per_episode"][-1].point),
-                (f"{cell['env_steps']:,}", cell["env_steps"]), (f"{cell['wall_clock_s']:.1f}", cell["wall_clock_s"]),
-                (seeds, len(cell["seeds"]))])
-    return head, rows, env_head, env_rows
+                Cell(e), Cell(agent), _est_cell(cell["iqm"], n), _est_cell(cell["mean"], n),
+                Cell(" → ".join(f"{s:.2f}" for s in cell["success_per_episode"]), cell["success_per_episode"][-1]),
+                _est_cell(cell["return_mean"], n, 1),
+                Cell(" → ".join(f"{r.point:.1f}" for r in cell["return_per_episode"]), cell["return_per_episode"][-1].point),
+                Cell(f"{cell['env_steps']:,}", cell["env_steps"]), Cell(f"{cell['wall_clock_s']:.1f}", cell["wall_clock_s"]),
+                seeds])
+    pi_head = ["X", "Y", "P(X > Y)", "n seeds (X, Y)"]
+    pi_rows = [[Cell(x), Cell(y), _est_cell(est, min(overall[x]["n"], overall[y]["n"])),
+                Cell(f"{overall[x]['n']}, {overall[y]['n']}", min(overall[x]["n"], overall[y]["n"]))]
+               for (x, y), est in summary["probability_of_improvement"].items()]
+    for h, rs in ((head, rows), (env_head, env_rows), (pi_head, pi_rows)):
+        assert all(len(r) == len(h) for r in rs), "a table row without one cell per column"
+    return (head, rows), (env_head, env_rows), (pi_head, pi_rows)
+
+
+def _failed_runs(summary: dict[str, Any]) -> list[str]:
+    """One line per failed run: who, where, and what it raised."""
+    return [f"{agent} on {env}, seed {f['seed']} ({f['path']}): {f['error']}"
+            for env, cells in summary["per_env"].items() for agent, cell in cells.items() for f in cell["failed"]]
 
 
 def _provenance(runs: list[Run]) -> list[tuple[str, str]]:
@@ -262,27 +352,33 @@ def _provenance(runs: list[Run]) -> list[tuple[str, str]]:
 def _intro(summary: dict[str, Any], runs: list[Run], reps: int, seed: int) -> str:
     return (f"{len(runs)} run(s) of {len(summary['agents'])} agent(s) on {len(summary['envs'])} environment(s). "
             "Scores: success rate on held-out test tasks at the end of meta-training (last episode of each trial; "
-            "an episode succeeds when its final step does). Intervals: 95% stratified bootstrap "
-            f"({reps} resamples, seed {seed}). Overall scores aggregate per-run success over [seeds, environments]; "
-            "per-environment scores over [seeds, test tasks].")
+            "an episode succeeds when its final step does). Overall scores aggregate per-run success over "
+            "[seeds, environments]; per-environment scores over [seeds, test tasks]. Intervals in brackets: 95% "
+            "stratified bootstrap over seeds (each environment's or test task's runs resampled; "
+            f"{reps} resamples, seed {seed}), shown only where {MIN_SEEDS_FOR_INTERVAL} or more seeds stand behind a "
+            "number; 'n seeds' says how many do.")
 
 
 def write_markdown(summary: dict[str, Any], runs: list[Run], refused: list[tuple[str, list[str]]], made: list[str],
                    path: str, reps: int, seed: int) -> None:
-    head, rows, env_head, env_rows = _tables(summary)
+    overall, per_env, improvement = _tables(summary)
 
-    def table(h: list[str], rs: list[list[tuple[str, Any]]]) -> list[str]:
-        return ["| " + " | ".join(h) + " |", "|" + "---|" * len(h)] + ["| " + " | ".join(c for c, _ in r) + " |" for r in rs]
+    def table(t: Table) -> list[str]:
+        h, rs = t
+        cells = [[str(c).replace("|", "\\|") for c in r] for r in rs]  # a | in a name would end the cell
+        return ["| " + " | ".join(h) + " |", "|" + "---|" * len(h)] + ["| " + " | ".join(r) + " |" for r in cells]
 
-    lines = ["# meld-bench leaderboard", "", _intro(summary, runs, reps, seed), "", "## Overall", ""]
-    lines += table(head, rows) + ["", "## Per environment", ""] + table(env_head, env_rows)
+    lines = ["# meld-bench leaderboard", "", _intro(summary, runs, reps, seed), ""]
+    lines += [f"> **Warning:** {w}\n" for w in summary["warnings"]]
+    lines += ["## Overall", ""] + table(overall) + ["", "## Per environment", ""] + table(per_env)
+    if failed := _failed_runs(summary):
+        lines += ["", "## Failed runs (not counted)", ""] + [f"- {f}" for f in failed]
     if summary["probability_of_improvement"]:
-        lines += ["", "## Probability of improvement", "", "| X | Y | P(X > Y) |", "|---|---|---|"]
-        lines += [f"| {x} | {y} | {_fmt(e)} |" for (x, y), e in summary["probability_of_improvement"].items()]
+        lines += ["", "## Probability of improvement", ""] + table(improvement)
     if made:
         lines += ["", "## Plots", ""]
-        for name in made:
-            lines += [f"**{_PLOTS[name]}**", "", f"![{_PLOTS[name]}]({name})", ""]
+        for name, caption in _captions(summary, made).items():
+            lines += [f"**{caption}**", "", f"![{_PLOTS[name]}]({name})", ""]
     if refused:
         lines += ["", "## Refused results (not counted)", ""]
         lines += [f"- `{p}`: " + "; ".join(reasons) for p, reasons in refused]
@@ -317,13 +413,24 @@ document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener
 """
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
-td { white-space: nowrap; }
-th { background: #f3f3f3; cursor: pointer; user-select: none; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.4; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
+td.text { overflow-wrap: anywhere; min-width: 6em; } td.number { white-space: nowrap; }
+th { background: #f3f3f3; cursor: pointer; user-select: none; vertical-align: bottom; }
 th[aria-sort=ascending]::after { content: " ▲"; } th[aria-sort=descending]::after { content: " ▼"; }
-figure { margin: 1.5em 0; } figure img { max-width: 100%; } .refused { color: #a00; }
+td .ci, td .note { display: block; color: #555; font-size: 12px; }
+td .ci { white-space: nowrap; } td .note { white-space: normal; }
+code { overflow-wrap: anywhere; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; } .refused, .failed { color: #a00; }
+.warning { background: #fff4df; border-left: 4px solid #d98c00; padding: 0.5em 1em; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 11px; }
+  table { font-size: 10px; } td .ci { font-size: 9px; }
+  th { cursor: auto; } th::after { content: "" !important; }
+  tr, figure { break-inside: avoid; } h2 { break-after: avoid; }
+  .hint { display: none; }
+}
 """
 
 
@@ -337,29 +444,40 @@ def _sort_value(text: str, value: float | None) -> str:
 def write_html(summary: dict[str, Any], runs: list[Run], refused: list[tuple[str, list[str]]], made: list[str],
                out: str, path: str, reps: int, seed: int) -> None:
     """One static page: sortable tables (click a header) and the plots inlined, so it works anywhere."""
-    head, rows, env_head, env_rows = _tables(summary)
+    overall, per_env, improvement = _tables(summary)
     esc = html.escape
 
-    def table(table_id: str, h: list[str], rs: list[list[tuple[str, Any]]]) -> str:
+    def td(c: Cell) -> str:
+        kind = "ci" if c.interval.startswith("[") else "note"  # an interval stays on one line, a note wraps
+        interval = f'<span class="{kind}">{esc(c.interval)}</span>' if c.interval else ""
+        kind = "text" if c.value is None and c.text != "—" else "number"  # long names may break anywhere, numbers never
+        return f'<td class="{kind}" data-value="{esc(_sort_value(c.text, c.value))}">{esc(c.text)}{interval}</td>'
+
+    def table(table_id: str, t: Table) -> str:
+        h, rs = t
         ths = "".join(f'<th scope="col">{esc(c)}</th>' for c in h)
-        trs = "".join("<tr>" + "".join(f'<td data-value="{esc(_sort_value(c, v))}">{esc(c)}</td>' for c, v in r)
-                      + "</tr>" for r in rs)
+        trs = "".join("<tr>" + "".join(map(td, r)) + "</tr>" for r in rs)
         return f'<table class="sortable" id="{table_id}"><thead><tr>{ths}</tr></thead><tbody>{trs}</tbody></table>'
 
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
              "<title>meld-bench leaderboard</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>meld-bench leaderboard</h1>", f"<p>{esc(_intro(summary, runs, reps, seed))} Click a column header to sort.</p>",
-             "<h2>Overall</h2>", table("overall", head, rows), "<h2>Per environment</h2>", table("per-env", env_head, env_rows)]
+             "<h1>meld-bench leaderboard</h1>",
+             f'<p>{esc(_intro(summary, runs, reps, seed))} <span class="hint">Click a column header to sort.</span></p>']
+    parts += [f'<p class="warning"><strong>Warning:</strong> {esc(w)}</p>' for w in summary["warnings"]]
+    parts += ["<h2>Overall</h2>", table("overall", overall), "<h2>Per environment</h2>", table("per-env", per_env)]
+    if failed := _failed_runs(summary):
+        parts += ["<h2>Failed runs (not counted)</h2>", '<ul class="failed">']
+        parts += [f"<li><code>{esc(f)}</code></li>" for f in failed] + ["</ul>"]
     if summary["probability_of_improvement"]:
-        pr = [[(x, None), (y, None), (_fmt(e), e.point)] for (x, y), e in summary["probability_of_improvement"].items()]
-        parts += ["<h2>Probability of improvement</h2>", table("improvement", ["X", "Y", "P(X > Y)"], pr)]
+        parts += ["<h2>Probability of improvement</h2>", table("improvement", improvement)]
     if made:
         parts.append("<h2>Plots</h2>")
-        for name in made:
+        for name, caption in _captions(summary, made).items():
             with open(os.path.join(out, name), "rb") as f:
                 data = base64.b64encode(f.read()).decode()
             parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(_PLOTS[name])}" data-name="{name}">'
-                         f"<figcaption>{esc(_PLOTS[name])}</figcaption></figure>")
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
     if refused:
         parts += ["<h2>Refused results (not counted)</h2>", '<ul class="refused">']
         parts += [f"<li><code>{esc(p)}</code>: {esc('; '.join(reasons))}</li>" for p, reasons in refused]
@@ -388,6 +506,9 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
 def report(results_dir: str, out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
            log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
     """Build the whole report into ``out``; returns the summary and the refused files."""
+    if not os.path.isdir(results_dir):
+        raise ValueError(f"results folder {results_dir} does not exist" if not os.path.exists(results_dir)
+                         else f"{results_dir} is not a folder; give the results folder (e.g. results/)")
     runs, refused = load_runs(results_dir)
     presets = sorted({r.preset for r in runs})
     if preset is None and len(presets) > 1:
@@ -407,6 +528,8 @@ def report(results_dir: str, out: str, *, preset: str | None = None, reps: int =
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({**_summary_json(summary), "refused": [{"path": p, "reasons": r} for p, r in refused],
                    "runs": [r.path for r in runs]}, f, indent=1)
+    for warning in summary["warnings"]:
+        log(f"warning: {warning}")
     log(f"report of {len(runs)} run(s) in {out}: leaderboard.md, leaderboard.html, summary.json, {', '.join(made)}")
     return summary, refused
 

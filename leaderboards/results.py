@@ -7,7 +7,8 @@ Layout under a results folder::
     <results>/<preset>/<agent>/<env ...>/.seed_<seed>.lock          # held by the process running it
 
 A file holds one ``header`` line, one ``eval`` line per evaluation point (``index`` 0, 1, ...,
-consecutive) and, once the run is complete, an ``end`` line. Every write replaces the whole file
+consecutive) and, once the run is complete, an ``end`` line; a run that raised ends with a ``failed``
+line instead (its error; running it again drops that line and resumes). Every write replaces the whole file
 through a temporary file and ``os.replace``, so a kill leaves the old or the new file, never half
 a line. A file that has one anyway (copied while being written, edited by hand) is refused:
 a line that is not complete JSON ending in a newline is never counted.
@@ -38,6 +39,7 @@ EVAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "return_per_episode": list, "per_task": list,
 }
 END_FIELDS: dict[str, type | tuple[type, ...]] = {"record": str, "env_steps": int, "wall_clock_s": (int, float)}
+FAILED_FIELDS: dict[str, type | tuple[type, ...]] = {**END_FIELDS, "error": str}
 
 
 class ResultsError(ValueError):
@@ -195,7 +197,7 @@ def check_records(
 
     E = params["episodes_per_trial"]
     expected_steps = [params["budget_steps"] * k // params["eval_points"] for k in range(params["eval_points"] + 1)]
-    evals, ends = [], []
+    evals, ends, failed = [], [], []
     for number, r in enumerate(records[1:], start=2):
         kind = r.get("record")
         if kind == "eval":
@@ -206,6 +208,9 @@ def check_records(
         elif kind == "end":
             problems += _check_fields(f"line {number}", r, END_FIELDS)
             ends.append(number)
+        elif kind == "failed":
+            problems += _check_fields(f"line {number}", r, FAILED_FIELDS)
+            failed.append(number)
         else:
             problems.append(f"line {number}: unknown record type {kind!r}")
     if problems:
@@ -228,7 +233,12 @@ def check_records(
         problems += _check_per_task(number, r["per_task"], params)
     if len(evals) > len(expected_steps):
         problems.append(f"{len(evals)} evaluation points, the protocol has {len(expected_steps)}")
-    if ends:
+    if failed:
+        if failed != [len(records)] or ends:
+            problems.append("a failed record must be the single last line, with no end record")
+        elif require_complete:
+            problems.append(f"failed run: {records[-1]['error']}")
+    elif ends:
         if ends != [len(records)]:
             problems.append("an end record must be the single last line")
         elif len(evals) != len(expected_steps):

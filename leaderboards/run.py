@@ -5,7 +5,10 @@
     python -m leaderboards.run --agent my_pkg.agent:MyAgent --env all --seeds 0-9 --executor ray --address auto
 
 Each run writes ``<results>/<preset>/<agent>/<env>/seed_<k>.jsonl``; running the same command
-again resumes unfinished runs from their last checkpoint and skips finished ones.
+again resumes unfinished runs from their last checkpoint and skips finished ones. On a terminal,
+progress bars show each running run (env steps of its budget, and what it is doing: training
+towards evaluation point k, or evaluating) and all runs together; Ctrl-C stops every run, and the
+same command resumes them.
 """
 from __future__ import annotations
 
@@ -15,9 +18,13 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from typing import Any
+
+from tqdm import tqdm
 
 from leaderboards import agents, protocol, runner
 from leaderboards.runner import RunSpec
@@ -74,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-temp-dir", default=None, help="Ray's temp folder when starting Ray here (keep it short)")
     p.add_argument("--max-retries", type=int, default=3, help="Ray: retries of a run whose worker was lost")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the last checkpoint of finished runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (they are off anyway when stderr is no terminal)")
     return p
 
 
@@ -81,8 +89,95 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
+class ProgressBars:
+    """tqdm bars in this process: one overall (env steps of every run's budget, runs finished) and one per
+    running run (env steps of its budget, its phase). Thread-safe; disabled, it only prints log lines."""
+
+    def __init__(self, specs: list[RunSpec], enabled: bool = True) -> None:
+        self.enabled, self.total_runs, self.finished = enabled, len(specs), 0
+        budgets = [protocol.preset(s.preset).for_env(s.env_id).budget_steps for s in specs]
+        self.budgets = {str(s): b for s, b in zip(specs, budgets)}
+        self._lock = threading.RLock()
+        self._bars: dict[str, tqdm] = {}
+        self._steps: dict[str, int] = {}
+        self._slots: dict[str, int] = {}
+        self.overall = tqdm(total=sum(budgets), desc=f"{len(specs)} run(s)", unit="step", position=0,
+                            dynamic_ncols=True, disable=not enabled, postfix="0 finished")
+
+    def log(self, message: str) -> None:
+        with self._lock:
+            if self.enabled:
+                tqdm.write(message)
+            else:
+                _log(message)
+
+    def update(self, event: dict[str, Any]) -> None:
+        """A ``runner.Progress`` event."""
+        if not self.enabled:
+            return
+        with self._lock:
+            name = event["run"]
+            if name not in self._bars:
+                slot = min(set(range(1, len(self._slots) + 2)) - set(self._slots.values()))
+                self._slots[name] = slot
+                self._bars[name] = tqdm(total=event["budget"], desc=name, unit="step", position=slot, leave=False,
+                                        dynamic_ncols=True)
+            steps = min(event["steps"], event["budget"])
+            self._advance(name, steps - self._steps.get(name, 0))
+            self._bars[name].set_postfix_str(event["phase"], refresh=True)
+
+    def _advance(self, name: str, steps: int) -> None:
+        self._steps[name] = self._steps.get(name, 0) + steps
+        if name in self._bars:
+            self._bars[name].update(steps)
+        self.overall.update(steps)
+
+    def finish(self, spec: RunSpec, outcome: Any) -> None:
+        """A run ended (``outcome``: its summary, or the exception it raised): its bar goes, and the overall bar
+        counts the rest of its budget (an agent may stop short of it)."""
+        with self._lock:
+            name = str(spec)
+            if self.enabled:
+                self._advance(name, self.budgets.get(name, 0) - self._steps.get(name, 0))
+                if name in self._bars:
+                    self._bars.pop(name).close()
+                    self._slots.pop(name)
+            self.finished += 1
+            failed = isinstance(outcome, BaseException)
+            self.overall.set_postfix_str(f"{self.finished}/{self.total_runs} finished" + (", a run failed" if failed else ""))
+
+    def close(self) -> None:
+        with self._lock:
+            for bar in self._bars.values():
+                bar.close()
+            self._bars.clear()
+            self.overall.close()
+
+
+# in a pool worker: where its log lines and progress events go (the main process draws the bars)
+_QUEUE: Any = None
+
+
+def _init_worker(events: Any) -> None:
+    global _QUEUE
+    _QUEUE = events
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it ends the workers
+
+
 def _run_logged(spec: RunSpec) -> dict[str, Any]:
-    return runner.run(spec, log=_log)
+    if _QUEUE is None:  # a Ray task, or a worker without bars
+        return runner.run(spec, log=_log)
+    return runner.run(spec, log=lambda m: _QUEUE.put(("log", m)), progress=lambda e: _QUEUE.put(("progress", e)))
+
+
+def _forward(events: Any, bars: ProgressBars) -> None:
+    """The main process's side of the workers' queue: log lines and progress events to the bars, until None."""
+    while (item := events.get()) is not None:
+        kind, payload = item
+        if kind == "progress":
+            bars.update(payload)
+        else:
+            bars.log(payload)
 
 
 def default_threads(runs: int, executor: str, workers: int | None = None) -> int:
@@ -94,31 +189,51 @@ def default_threads(runs: int, executor: str, workers: int | None = None) -> int
     return max(1, cpus // max(1, workers or min(runs, cpus)))
 
 
-def run_local(specs: list[RunSpec], workers: int | None = None) -> list[tuple[RunSpec, Any]]:
-    """Run ``specs`` in a pool of fresh (spawned) processes, or here when there is one worker.
-    Returns ``(spec, summary or exception)`` per spec."""
+def run_local(specs: list[RunSpec], workers: int | None = None,
+              bars: ProgressBars | None = None) -> list[tuple[RunSpec, Any]]:
+    """Run ``specs`` in a pool of fresh (spawned) processes, or here when there is one worker, showing progress on
+    ``bars``. Returns ``(spec, summary or exception)`` per spec. A ``KeyboardInterrupt`` ends every run (each
+    resumes from its last checkpoint) and is raised again."""
+    bars = bars or ProgressBars(specs, enabled=False)
     workers = workers or min(len(specs), os.cpu_count() or 1)
     outcomes: list[tuple[RunSpec, Any]] = []
     if workers <= 1 or len(specs) == 1:
         for spec in specs:
             try:
-                outcomes.append((spec, _run_logged(spec)))
+                outcome: Any = runner.run(spec, log=bars.log, progress=bars.update)
             except Exception as e:  # one failed run must not stop the others
-                outcomes.append((spec, e))
+                outcome = e
+            bars.finish(spec, outcome)
+            outcomes.append((spec, outcome))
         return outcomes
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold GL or threads
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    events = ctx.Queue()
+    forwarder = threading.Thread(target=_forward, args=(events, bars), daemon=True)
+    forwarder.start()
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                                  initargs=(events,))
+    try:
         futures = {pool.submit(_run_logged, spec): spec for spec in specs}
         for future in concurrent.futures.as_completed(futures):
             try:
-                outcomes.append((futures[future], future.result()))
+                outcome = future.result()
             except Exception as e:
-                outcomes.append((futures[future], e))
+                outcome = e
+            bars.finish(futures[future], outcome)
+            outcomes.append((futures[future], outcome))
+    except BaseException:  # Ctrl-C: the workers ignore it, so end them here (their runs resume from checkpoints)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    events.put(None)
+    forwarder.join(timeout=5)
     return outcomes
 
 
 def run_ray(specs: list[RunSpec], address: str | None = None, temp_dir: str | None = None,
-            max_retries: int = 3, num_cpus: int | None = None) -> list[tuple[RunSpec, Any]]:
+            max_retries: int = 3, num_cpus: int | None = None, bars: ProgressBars | None = None) -> list[tuple[RunSpec, Any]]:
     """One Ray task per run; each writes its own results file into the shared results folder, and
     a task whose worker dies is retried (``max_retries``) and resumes from its checkpoint."""
     import ray  # optional dependency: meld-bench[distributed]
@@ -136,9 +251,12 @@ def run_ray(specs: list[RunSpec], address: str | None = None, temp_dir: str | No
             done, _ = ray.wait(list(pending), num_returns=1)
             spec = pending.pop(done[0])
             try:
-                outcomes.append((spec, ray.get(done[0])))
+                outcome: Any = ray.get(done[0])
             except Exception as e:  # RayTaskError (also the original type) or WorkerCrashedError
-                outcomes.append((spec, e))
+                outcome = e
+            if bars is not None:
+                bars.finish(spec, outcome)
+            outcomes.append((spec, outcome))
         return outcomes
     finally:
         ray.shutdown()
@@ -166,10 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"{len(specs)} protocol run(s) of {protocol.PROTOCOL_VERSION}/{preset.name}: agent {args.agent}, "
          f"envs {', '.join(envs)}, seeds {seeds}, executor {args.executor}")
     began = time.perf_counter()
-    if args.executor == "ray":
-        outcomes = run_ray(specs, args.address, args.ray_temp_dir, args.max_retries)
-    else:
-        outcomes = run_local(specs, args.workers)
+    bars = ProgressBars(specs, enabled=not args.no_progress and sys.stderr.isatty())
+    try:
+        if args.executor == "ray":
+            outcomes = run_ray(specs, args.address, args.ray_temp_dir, args.max_retries, bars=bars)
+        else:
+            outcomes = run_local(specs, args.workers, bars)
+    except KeyboardInterrupt:
+        bars.close()
+        print(f"interrupted; the same command resumes (results so far in {results_dir})", file=sys.stderr)
+        return 130
+    bars.close()
     failed = [(s, o) for s, o in outcomes if isinstance(o, BaseException)]
     for spec, error in failed:
         print(f"FAILED {spec}: {type(error).__name__}: {error}", file=sys.stderr)

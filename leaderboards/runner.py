@@ -21,7 +21,9 @@ import os
 import platform
 import shutil
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,11 +143,46 @@ def _exclusive(path: str):
         yield
 
 
-def run(spec: RunSpec, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or resume, or skip if complete) one protocol run; returns a short summary."""
+# what a run reports as it goes: {"run": str(spec), "steps": env steps used, "budget": the preset's, "phase": text}
+Progress = Callable[[dict[str, Any]], None]
+
+
+class _Reporter:
+    """Sends ``progress`` events: at every phase change, and every ``interval_s`` while meta-training (the env
+    steps counted so far), from a daemon thread, so a long ``meta_train`` call still shows movement."""
+
+    def __init__(self, spec: RunSpec, budget: int, progress: Progress | None, interval_s: float = 1.0) -> None:
+        self.spec, self.budget, self.progress, self.interval_s = str(spec), budget, progress, interval_s
+        self.phase, self.ctx = "starting", None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True) if progress else None
+        if self._thread:
+            self._thread.start()
+
+    def send(self, phase: str | None = None) -> None:
+        if phase is not None:
+            self.phase = phase
+        if self.progress:
+            steps = self.ctx.steps_used if self.ctx is not None else 0
+            self.progress({"run": self.spec, "steps": steps, "budget": self.budget, "phase": self.phase})
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.send()
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def run(spec: RunSpec, log: Callable[[str], None] = print, progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or resume, or skip if complete) one protocol run; returns a short summary. ``progress``, if given,
+    receives the run's progress events (``Progress``)."""
     folder, name = os.path.split(spec.path)
-    with _exclusive(os.path.join(folder, "." + name[: -len(".jsonl")] + ".lock")):
-        return _run(spec, log)
+    lock = os.path.join(folder, "." + name[: -len(".jsonl")] + ".lock")
+    with _exclusive(lock):
+        summary = _run(spec, log, progress)
+        os.unlink(lock)  # a clean exit leaves no lock file behind (a failed or killed run's is harmless)
+    return summary
 
 
 def limit_threads(threads: int) -> None:
@@ -161,7 +198,7 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
+def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
     if spec.threads is not None:
         limit_threads(spec.threads)
     proto = protocol.preset(spec.preset).for_env(spec.env_id)
@@ -175,14 +212,22 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
             raise
         log(f"[repair] {spec}: {e}; rebuilding the file from the checkpoint")
         existing = []
+    if existing and existing[-1].get("record") == "failed":
+        log(f"[retry] {spec}: the last attempt failed ({existing[-1].get('error')}); trying again from its last checkpoint")
+        existing = existing[:-1]
     if existing and existing[-1].get("record") == "end":
         log(f"[skip] {spec}: complete in {path}")
         if not spec.keep_checkpoints:  # left over when a run died between its end record and the clean-up
             shutil.rmtree(spec.checkpoint_dir, ignore_errors=True)
+        if progress:
+            progress({"run": str(spec), "steps": proto.budget_steps, "budget": proto.budget_steps, "phase": "complete"})
         return {"spec": str(spec), "path": path, "status": "complete", "success_rate": _last_success(existing)}
 
     test_env = protocol.make_test_env(proto)
     ctx: protocol.TrainContext | None = None
+    reporter = _Reporter(spec, proto.budget_steps, progress)
+    records: list[dict[str, Any]] = []
+    k, began, wall_clock = 0, time.perf_counter(), 0.0
     try:
         info = protocol.env_info(proto)
         agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
@@ -190,7 +235,7 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
         if existing:
             _check_resumable(existing[0], header, path)
             header = existing[0]
-        ctx = protocol.TrainContext(info)
+        ctx = reporter.ctx = protocol.TrainContext(info)
         checkpoint = _latest_checkpoint(spec.checkpoint_dir)
         if checkpoint is None:
             if len(existing) > 1:
@@ -212,9 +257,11 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
             log(f"[resume] {spec}: from evaluation point {k} ({ctx.steps_used} env steps)")
 
         eval_steps = proto.eval_steps
+        points = len(eval_steps) - 1
         for k in range(start, len(eval_steps)):
             began = time.perf_counter()
             if k > 0:
+                reporter.send(f"training {k}/{points}")
                 chunk = eval_steps[k] - eval_steps[k - 1]
                 ctx.allow(chunk)
                 try:
@@ -225,7 +272,8 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
                     ctx.allow(0)  # no training steps between meta_train calls (e.g. from act at meta-test)
                 if ctx.steps_used > eval_steps[k]:  # cannot happen through ctx; guards the invariant
                     raise RuntimeError(f"{spec}: {ctx.steps_used} env steps exceed the budget {eval_steps[k]}")
-            metrics = protocol.evaluate(agent, proto, test_env)
+            metrics = protocol.evaluate(agent, proto, test_env, on_trial=lambda done, total, k=k: reporter.send(
+                f"evaluating {k}/{points}: {done}/{total} trials"))
             wall_clock += time.perf_counter() - began
             record = {"record": "eval", "index": k, "budget_steps": eval_steps[k], "env_steps": ctx.steps_used,
                       "wall_clock_s": round(wall_clock, 3), **metrics}
@@ -237,7 +285,17 @@ def _run(spec: RunSpec, log: Callable[[str], None]) -> dict[str, Any]:
                 f"success {metrics['success_rate']:.2f}, returns {[round(r, 2) for r in metrics['return_per_episode']]}")
         records.append({"record": "end", "env_steps": ctx.steps_used, "wall_clock_s": round(wall_clock, 3)})
         results.write_records(path, records)
+        reporter.send("done")
+    except Exception as e:  # recorded, so a report lists the run as failed with its error; an interrupt is no failure
+        if records:
+            records.append({"record": "failed", "error": f"{type(e).__name__}: {e}"[:2000], "eval_index": k,
+                            "env_steps": ctx.steps_used if ctx is not None else 0,
+                            "wall_clock_s": round(wall_clock + time.perf_counter() - began, 3),
+                            "traceback": "".join(traceback.format_exception(e))[-4000:]})
+            results.write_records(path, records)
+        raise
     finally:
+        reporter.close()
         if ctx is not None:
             ctx.close()
         test_env.close()
