@@ -101,7 +101,8 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
         with open(state_path) as f:
             schedule = json.load(f)
         eval_every, eval_trials, eval_tasks = schedule["eval_every"], schedule["eval_trials"], schedule["eval_tasks"]
-    else:
+    check_schedule(config.env_id, steps, eval_every, eval_trials, eval_tasks)
+    if not resume:
         if checkpoint.recover(ckpt) or os.path.exists(os.path.join(out, "metrics.csv")):
             raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
         write_run_files(out, config, eval_every, eval_trials, eval_tasks)
@@ -161,13 +162,29 @@ def run_arguments(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def check_schedule(env_id: str, steps: int, eval_every: int, eval_trials: int, eval_tasks: int | None) -> None:
+    """A ``ValueError`` naming the first bad value of a run's schedule, before anything is written."""
+    entry = meld_envs.entry(env_id)  # names the known ids when env_id is not one
+    for name, value in (("steps", steps), ("eval-every", eval_every), ("eval-trials", eval_trials)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"--{name} {value!r}: must be a positive integer")
+    if eval_tasks is not None and not 1 <= eval_tasks <= entry.num_test_tasks:
+        raise ValueError(f"--eval-tasks {eval_tasks!r}: {env_id} has {entry.num_test_tasks} test tasks; "
+                         f"allowed: 1..{entry.num_test_tasks}, or leave it out for all")
+
+
 def parse_run_arguments(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse, apply ``--threads``, and insist on ``--steps``/``--out`` unless ``--show-config``."""
+    """Parse, apply ``--threads``, and insist on ``--steps``/``--out`` unless ``--show-config``; a bad schedule
+    (``check_schedule``) is a usage error before anything is written."""
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.show_config and (args.steps is None or args.out is None):
         p.error("--steps and --out are required (or --show-config)")
+    try:
+        check_schedule(args.env, 1 if args.show_config else args.steps, args.eval_every, args.eval_trials, args.eval_tasks)
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
@@ -188,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=1))
+    with open(os.path.join(args.out, "config.json")) as f:  # the run's own config (--resume keeps it)
+        run_config = MELDConfig.from_dict(json.load(f))
+    if args.steps < (random_steps := MELD.random_phase_steps(run_config)):
+        print(f"note: the budget of {args.steps} env steps ended in the random-data phase "
+              f"({run_config.train.initial_random_trials} random-policy trials, {random_steps} env steps; paper "
+              "appendix A), before learning started: the evaluation above is of an untrained agent. "
+              f"Learning starts after {random_steps} env steps.", file=sys.stderr)
     return 0
 
 

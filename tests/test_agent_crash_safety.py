@@ -81,3 +81,26 @@ def test_resume_before_any_checkpoint_says_so_and_starts_clean(tmp_path, monkeyp
     _run(run, 40, resume=True)
     assert "no checkpoint yet" in capsys.readouterr().err
     assert sorted(s for s, t in _rows(run) if t == "eval/success") == [40]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eval-every", "0"], "--eval-every 0: must be a positive integer"),
+    (["--eval-every", "-3"], "--eval-every -3: must be a positive integer"),
+    (["--steps", "0"], "--steps 0: must be a positive integer"),
+    (["--steps", "-5"], "--steps -5: must be a positive integer"),
+    (["--env", "meld/Nope-v0"], "meld/Nope-v0"),
+    (["--eval-tasks", "0"], "--eval-tasks 0: meld/Nav2D-v0 has 10 test tasks; allowed: 1..10"),
+    (["--eval-tasks", "99"], "--eval-tasks 99"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, capsys, args, message):
+    from meld_agent.train import main
+
+    out = tmp_path / "run"
+    base = {"--steps": "80", "--out": str(out), "--obs-mode": "state", "--no-progress": None}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = [x for k, v in base.items() for x in ((k,) if v is None else (k, v))]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()

@@ -22,7 +22,7 @@ from meld_agent import checkpoint
 from meld_agent.config import config_table, config_to_json, parse_setting
 from meld_agent.evaluation import summarize
 from meld_agent.logger import RunLogger
-from meld_agent.train import parse_run_arguments, run_arguments
+from meld_agent.train import check_schedule, parse_run_arguments, run_arguments
 from meld_envs.interface import TrainContext, env_info, run_trials
 
 CHECKPOINT = "checkpoint"
@@ -50,6 +50,7 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
             raise FileExistsError(f"{out!r} already holds a run; pass --resume to continue it or choose another --out")
         run = {"env_id": env_id, "obs_mode": obs_mode, "seed": seed, "overrides": overrides or {},
                "eval_every": eval_every, "eval_trials": eval_trials, "eval_tasks": eval_tasks}
+    check_schedule(run["env_id"], steps, run["eval_every"], run["eval_trials"], run["eval_tasks"])
     agent = build_agent(agent_cls, run["env_id"], run["obs_mode"], run["seed"], run["overrides"])
     if not resume:
         os.makedirs(out, exist_ok=True)
