@@ -27,7 +27,7 @@ from meld_agent.context import agent_config, device_of
 from meld_agent.extensions import RandomOpenings
 from meld_agent.replay import TrialBatch, TrialReplay
 from meld_agent.update import Learner
-from meld_envs.interface import EnvInfo, TrainContext
+from meld_envs.interface import EnvInfo, TrainContext, env_info
 
 StepLogger = Callable[[dict[str, float], int], None]  # (metrics, env_step) -> None
 
@@ -83,6 +83,13 @@ class MELD:
     def from_config(cls, config: MELDConfig) -> MELD:
         """``MELD(config)``, spelled out."""
         return cls(config)
+
+    @staticmethod
+    def random_phase_steps(config: MELDConfig) -> int:
+        """Env steps of appendix A's random-data phase (``train.initial_random_trials`` trials): no update happens
+        before a run has taken them."""
+        info = env_info(config.env_id, config.obs_mode)
+        return config.train.initial_random_trials * int(info.max_episode_steps) * int(info.episodes_per_trial)
 
     def stage_config(self, stage: int) -> MELDConfig:
         """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and still

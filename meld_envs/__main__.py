@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import meld_envs
 from meld_envs.registry import ENVIRONMENTS
 
+VIDEO_FORMATS = (".mp4", ".gif")
+
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows = [("id", "obs (H, W, C)", "episode", "control", "tasks train/test", "trial", "task")]
@@ -27,6 +29,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     import imageio.v2 as imageio
     from tqdm import tqdm
 
+    if os.path.splitext(args.out)[1].lower() not in VIDEO_FORMATS:  # before minutes of rendering, not after
+        raise ValueError(f"--out {args.out!r}: the file's extension picks the format; allowed: {', '.join(VIDEO_FORMATS)}")
     entry = meld_envs.entry(args.env_id)  # a clear error for an unknown id
     env = gym.make(args.env_id, task=args.task, split=args.split, render_mode="rgb_array", reward_mode=args.reward_mode)
     env = meld_envs.Trial(env, episodes=args.episodes)
@@ -55,7 +59,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     else:
         imageio.mimsave(tmp, frames, fps=fps, macro_block_size=1)
     os.replace(tmp, out)  # never leave a half-written video behind
-    print(f"wrote {out}: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} at {fps} fps; "
+    print(f"wrote {out}: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:.3g} fps; "
           f"random policy, {args.reward_mode} return {total:.2f}, success per episode {successes}")
     return 0
 

@@ -325,11 +325,12 @@ def run_trial(agent: Any, env: gym.Env, task: int, seed: int, frames: list[np.nd
 
 def run_trials(agent: Any, env_id: str, split: str = "test", task_indices: list[int] | None = None,
                trials_per_task: int = 1, obs_mode: str = "pixels", seed: int | None = None,
-               video_dir: str | None = None) -> list[TrialResult]:
+               video_dir: str | None = None, on_trial: Callable[[int, int], None] | None = None) -> list[TrialResult]:
     """``trials_per_task`` trials of ``agent`` on each task of ``split`` (all when ``task_indices`` is None), in one
     env. Reset seeds are the protocol's (``eval_seed``) unless ``seed`` is given, which draws other starts
     (``seed + 1000 * task + trial``), e.g. to validate on train tasks with starts the protocol never uses. With
-    ``video_dir``, writes ``<split>_task<i>_trial<j>.mp4`` of the render frames (goal drawn)."""
+    ``video_dir``, writes ``<split>_task<i>_trial<j>.mp4`` of the render frames (goal drawn). ``on_trial(done, total)``
+    is called after each trial (a progress bar's hook)."""
     indices = list(range(len(tasks(env_id, split)))) if task_indices is None else list(task_indices)
     env = make_test_env(env_id, split, obs_mode, render_mode="rgb_array" if video_dir else None)
     results = []
@@ -342,6 +343,8 @@ def run_trials(agent: Any, env_id: str, split: str = "test", task_indices: list[
                 if video_dir and frames:
                     _write_video(os.path.join(video_dir, f"{split}_task{task}_trial{trial}.mp4"), frames,
                                  env.metadata.get("render_fps", 10))
+                if on_trial is not None:
+                    on_trial(len(results), len(indices) * trials_per_task)
     finally:
         env.close()
     return results

@@ -33,6 +33,7 @@ def test_train_writes_config_logs_checkpoint_and_resume_is_exact(tmp_path):
     straight = train(tmp_path / "a", 480)
     assert straight.returncode == 0, straight.stderr
     assert "eval/success" in json.loads(straight.stdout)
+    assert "before learning started" not in straight.stderr
     files = set(os.listdir(tmp_path / "a"))
     assert {"config.json", "config.md", "metrics.csv", "tb", "checkpoint"} <= files
     tags = open(tmp_path / "a" / "metrics.csv").read()
@@ -92,11 +93,21 @@ def test_evaluate_writes_results_plots_and_videos(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "| eval/success |" in out.stdout
     folder = tmp_path / "e" / "eval_test"
+    assert f"wrote {folder / 'results.json'}" in out.stdout and f"videos {folder / 'test_task<i>_trial<j>.mp4'}" in out.stdout
+    assert "random policy: 100%" in out.stderr and "4/4" in out.stderr  # the progress bar: 2 tasks, MELD and random
     files = set(os.listdir(folder))
     assert {"results.json", "belief_task0.png", "test_task0_trial0.mp4", "test_task1_trial0.mp4"} <= files
     results = json.load(open(folder / "results.json"))
     assert len(results["meld"]) == 2 and len(results["meld"][0]["episode_returns"]) == 2
     assert len(results["meld"][0]["predictions"]) == 40
+
+
+def test_a_budget_inside_the_random_data_phase_says_the_agent_is_untrained(tmp_path):
+    out = train(tmp_path / "r", 80)  # TINY: 4 random trials of 40 steps come first
+    assert out.returncode == 0, out.stderr
+    assert "eval/success" in json.loads(out.stdout)
+    assert ("ended in the random-data phase (4 random-policy trials, 160 env steps; paper appendix A), before learning "
+            "started: the evaluation above is of an untrained agent") in out.stderr
 
 
 def test_evaluate_on_a_missing_run_is_a_clear_error(tmp_path):

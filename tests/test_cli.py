@@ -48,6 +48,15 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "task=12 out of range" in out.stderr
     out = run("video", "meld/Nope-v0", "--out", str(tmp_path / "x.mp4"))
     assert out.returncode == 2 and "unknown environment id 'meld/Nope-v0'" in out.stderr
+    out = run("video", "meld/Nav2D-v0", "--out", str(tmp_path / "x.avi"))  # refused before rendering anything
+    assert out.returncode == 2 and "--out" in out.stderr and "allowed: .mp4, .gif" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_line_gives_the_frame_rate_in_three_digits(tmp_path):
+    out = run("video", "meld/WidowXCableSim-v0", "--out", str(tmp_path / "w.gif"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert " at 3.33 fps;" in out.stdout
 
 
 def test_video_of_a_two_camera_sawyer_task(tmp_path):

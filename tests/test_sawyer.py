@@ -94,9 +94,11 @@ def test_reacher_reward_is_eq7(make):
 def test_peg_inserted_into_the_correct_hole_succeeds(make, task):
     env = make("meld/PegInsert-v0", task=task)
     env.reset(seed=0)
+    assert env.unwrapped._overlay_text()[0][1].endswith("\nin no hole")  # the video's overlay, never "-1"
     infos = drive(env, peg_waypoint())
     correct = infos[-1]["task"].params["correct_box"]
     assert infos[-1]["success"] and infos[-1]["inserted_box"] == correct and infos[-1]["sparse_reward"] == 1.0
+    assert env.unwrapped._overlay_text()[0][1].endswith(f"\nin box {correct} (correct)")
 
 
 def test_peg_in_a_wrong_hole_never_pays(make):
@@ -105,6 +107,7 @@ def test_peg_in_a_wrong_hole_never_pays(make):
     wrong = (env.unwrapped.task.params["correct_box"] + 2) % 4
     infos = drive(env, peg_waypoint(wrong))
     assert infos[-1]["inserted_box"] == wrong  # really inserted, into the wrong box
+    assert env.unwrapped._overlay_text()[0][1].endswith(f"\nin box {wrong} (wrong)")
     assert all(i["sparse_reward"] == 0.0 and not i["success"] for i in infos)
 
 

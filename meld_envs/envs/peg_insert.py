@@ -161,4 +161,6 @@ class PegInsertEnv(SawyerEnv):
 
     def _overlay_text(self) -> list[tuple[str, str]]:
         t = self._task
-        return [(f"{t.split} task\ncorrect box\ninserted in", f"{t.index}\n{self._correct}\n{self.inserted_box()}")]
+        inserted = self.inserted_box()
+        peg = "in no hole" if inserted < 0 else f"in box {inserted}" + (" (correct)" if inserted == self._correct else " (wrong)")
+        return [(f"{t.split} task\ncorrect box\npeg", f"{t.index}\n{self._correct}\n{peg}")]
