@@ -424,9 +424,11 @@ td .ci { white-space: nowrap; } td .note { white-space: normal; }
 code { overflow-wrap: anywhere; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; } .refused, .failed { color: #a00; }
 .warning { background: #fff4df; border-left: 4px solid #d98c00; padding: 0.5em 1em; }
+@page { size: A4 landscape; margin: 12mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; }
-  table { font-size: 10px; } td .ci { font-size: 9px; }
+  table { font-size: 10px; } td .ci, td .note { font-size: 9px; }
+  th, td { padding: 2px 3px; } td.number, td .ci { white-space: normal; } td.text { min-width: 4em; }
   th { cursor: auto; } th::after { content: "" !important; }
   tr, figure { break-inside: avoid; } h2 { break-after: avoid; }
   .hint { display: none; }
