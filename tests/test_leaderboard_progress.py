@@ -121,3 +121,14 @@ def test_an_agent_module_that_is_not_found_gets_a_hint(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     assert "no_such_dependency_xyz" in str(e.value) and "PYTHONPATH" not in str(e.value)
+
+
+def test_readmes_and_help_give_the_same_time_for_the_smoke_preset():
+    from leaderboards import protocol
+
+    claim = "about half a minute on 2 CPU cores"  # measured: BENCHMARKS.md, "Leaderboard"
+    assert claim in protocol.PRESETS["smoke"].description  # what --help prints
+    for readme in ("README.md", os.path.join("leaderboards", "README.md")):
+        text = open(os.path.join(REPO, readme)).read()
+        assert "under a minute" not in text and "minutes-long" not in text
+    assert claim in open(os.path.join(REPO, "README.md")).read()
