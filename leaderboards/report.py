@@ -345,8 +345,19 @@ def _provenance(runs: list[Run]) -> list[tuple[str, str]]:
     envs = sorted({r.env_id for r in runs})
     items = [("protocol", protocol.PROTOCOL_VERSION), ("preset", ", ".join(sorted({r.preset for r in runs}))),
              ("package versions", ", ".join(sorted({r.header["package_version"] for r in runs})))]
+    renderers = sorted({_renderer(r.header) for r in runs})
+    note = " (observations differ in their last bits between renderers: compare across them only statistically)"
+    items.append(("renderers" if len(renderers) > 1 else "renderer", "; ".join(renderers) + (note if len(renderers) > 1 else "")))
     items += [(f"task split hash {e}", _split_hash(e)) for e in envs]
     return items
+
+
+def _renderer(header: dict[str, Any]) -> str:
+    """``MUJOCO_GL`` and the GL renderer and version of a results header (``meld_envs.renderer_info()``)."""
+    info = header.get("renderer")
+    if not isinstance(info, dict):
+        return "not recorded"
+    return f"{info.get('backend', '?')}: {info.get('renderer', '?')}, GL {info.get('version', '?')}"
 
 
 def _intro(summary: dict[str, Any], runs: list[Run], reps: int, seed: int) -> str:

@@ -31,3 +31,16 @@ def test_a_training_run_records_the_renderer(tmp_path):
     train(config, 40, str(tmp_path / "run"), eval_every=40, eval_tasks=1, progress=False)
     with open(tmp_path / "run" / "trainer.json") as f:
         assert json.load(f)["renderer"] == meld_envs.renderer_info()
+
+
+def test_the_report_names_the_renderer(tmp_path):
+    from leaderboards import report
+
+    out = str(tmp_path / "results")
+    assert run.main(["--agent", "random", "--env", "meld/Nav2D-v0", "--preset", "smoke", "--results", out, "--workers", "1"]) == 0
+    assert report.main([out, "--out", str(tmp_path / "report")]) == 0
+    info = meld_envs.renderer_info()
+    for name in ("leaderboard.md", "leaderboard.html"):
+        with open(tmp_path / "report" / name) as f:
+            text = f.read()
+        assert info["renderer"] in text and info["backend"] in text, name
