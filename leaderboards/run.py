@@ -158,10 +158,30 @@ class ProgressBars:
 _QUEUE: Any = None
 
 
-def _init_worker(events: Any) -> None:
+def _init_worker(events: Any, parent: int) -> None:
     global _QUEUE
     _QUEUE = events
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle: it ends the workers
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the process ``parent`` dies, even by SIGKILL (Linux: ``PR_SET_PDEATHSIG``), so that no
+    orphan goes on running and holding its run's lock; elsewhere a thread watches the parent."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the request took effect
+            os._exit(1)
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_logged(spec: RunSpec) -> dict[str, Any]:
@@ -211,7 +231,7 @@ def run_local(specs: list[RunSpec], workers: int | None = None,
     forwarder = threading.Thread(target=_forward, args=(events, bars), daemon=True)
     forwarder.start()
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                                  initargs=(events,))
+                                                  initargs=(events, os.getpid()))
     try:
         futures = {pool.submit(_run_logged, spec): spec for spec in specs}
         for future in concurrent.futures.as_completed(futures):

@@ -132,14 +132,18 @@ def _save_checkpoint(spec: RunSpec, agent: Any, state: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive(path: str):
-    """Hold an exclusive lock on ``path`` (released by the OS if the process dies)."""
+def _exclusive(path: str, log: Callable[[str], None] = print):
+    """Hold an exclusive lock on ``path`` (released by the OS if the process dies). A lock file whose holder is
+    gone (a run that was killed) is taken over, with a message."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    left_over = os.path.exists(path)
     with open(path, "w") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RuntimeError(f"another process is running this protocol run (lock {path} is held)") from None
+        if left_over:
+            log(f"[lock] {path} was left by a run that ended without cleaning up; its process is gone, taking it over")
         yield
 
 
@@ -179,7 +183,7 @@ def run(spec: RunSpec, log: Callable[[str], None] = print, progress: Progress | 
     receives the run's progress events (``Progress``)."""
     folder, name = os.path.split(spec.path)
     lock = os.path.join(folder, "." + name[: -len(".jsonl")] + ".lock")
-    with _exclusive(lock):
+    with _exclusive(lock, log):
         summary = _run(spec, log, progress)
         os.unlink(lock)  # a clean exit leaves no lock file behind (a failed or killed run's is harmless)
     return summary
