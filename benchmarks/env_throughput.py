@@ -134,14 +134,12 @@ def cpu_model() -> str:
 
 
 def gl_renderer() -> str:
-    """``GL_RENDERER`` of the context that is current (e.g. llvmpipe), or '?'."""
-    try:
-        from OpenGL import GL
+    """``GL_RENDERER`` of the backend that draws the agent's frames (e.g. llvmpipe), or '?'.
 
-        name = GL.glGetString(GL.GL_RENDERER)
-        return name.decode() if name else "?"
-    except Exception:
-        return "?"
+    Asked of a context made for the purpose: rendering leaves no meld context current."""
+    from meld_envs import _gl
+
+    return _gl.renderer_info().get("renderer", "?")
 
 
 def version(dist: str) -> str:

@@ -13,6 +13,7 @@ import functools
 import glob
 import os
 import platform
+from collections.abc import Callable
 
 _VALID = {
     "Linux": ("egl", "osmesa", "glfw", "glx"),
@@ -99,6 +100,7 @@ def renderer_info() -> dict[str, str]:
     info = {"backend": os.environ.get("MUJOCO_GL", "") or "default", "vendor": "?", "renderer": "?", "version": "?"}
     try:
         context = gl_context_class()(1, 1)
+        restore = current_context_restorer()
         try:
             context.make_current()
             from OpenGL import GL
@@ -108,6 +110,99 @@ def renderer_info() -> dict[str, str]:
                 info[key] = value.decode() if value else "?"
         finally:
             context.free()
+            restore()
     except Exception as e:  # no display, no driver: the backend alone is still worth recording
         info["error"] = f"{type(e).__name__}: {e}"
     return info
+
+
+def _no_op() -> None:
+    pass
+
+
+def _osmesa_restorer() -> Callable[[], None]:
+    from OpenGL import GL, osmesa
+
+    context = osmesa.OSMesaGetCurrentContext()
+    if not context:
+        return lambda: osmesa.OSMesaMakeCurrent(None, None, GL.GL_FLOAT, 0, 0)
+    # what OSMesaMakeCurrent needs to bind it again: its colour buffer, size and pixel type
+    width, height, _, buffer = osmesa.OSMesaGetColorBuffer(context)
+    pixel_type = osmesa.OSMesaGetIntegerv(osmesa.OSMESA_TYPE)
+    pixel_store = [(name, osmesa.OSMesaGetIntegerv(name)) for name in (osmesa.OSMESA_ROW_LENGTH, osmesa.OSMESA_Y_UP)]
+
+    def restore() -> None:
+        if not osmesa.OSMesaMakeCurrent(context, buffer, pixel_type, width, height):
+            raise RuntimeError("could not make the previously current OSMesa context current again")
+        for name, value in pixel_store:
+            if osmesa.OSMesaGetIntegerv(name) != value:
+                osmesa.OSMesaPixelStore(name, value)
+
+    return restore
+
+
+def _egl_restorer() -> Callable[[], None]:
+    from mujoco.egl import egl_ext as EGL
+
+    context = EGL.eglGetCurrentContext()
+    if not context:
+        def release() -> None:
+            display = EGL.eglGetCurrentDisplay()
+            if display:
+                EGL.eglMakeCurrent(display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
+        return release
+    display = EGL.eglGetCurrentDisplay()
+    draw, read = EGL.eglGetCurrentSurface(EGL.EGL_DRAW), EGL.eglGetCurrentSurface(EGL.EGL_READ)
+    api = EGL.eglQueryAPI()
+
+    def restore() -> None:
+        EGL.eglBindAPI(api)
+        if not EGL.eglMakeCurrent(display, draw, read, context):
+            raise RuntimeError("could not make the previously current EGL context current again")
+
+    return restore
+
+
+def _glfw_restorer() -> Callable[[], None]:
+    import glfw
+
+    window = glfw.get_current_context()
+    return lambda: glfw.make_context_current(window)
+
+
+def current_context_restorer(backend: str | None = None) -> Callable[[], None]:
+    """A function that makes the OpenGL context current now (another library's, or none) current again.
+
+    Called before one of ours is made current, so that rendering a meld env leaves Gymnasium's,
+    Meta-World's or dm_control's renderers as it found them (they make their context current once,
+    when made). OSMesa, EGL and GLFW are covered; elsewhere (cgl, wgl) nothing is restored.
+    """
+    backend = (backend or os.environ.get("MUJOCO_GL", "") or "").strip().lower()
+    if backend == "osmesa":
+        return _osmesa_restorer()
+    if backend == "egl":
+        return _egl_restorer()
+    if backend in ("glfw", ""):
+        try:
+            return _glfw_restorer()
+        except Exception:  # glfw not importable: there is no context of its kind to restore
+            return _no_op
+    return _no_op
+
+
+def current_context_address(backend: str | None = None) -> int | None:
+    """The address of the OSMesa or EGL context current in this thread, None when none is (or elsewhere)."""
+    import ctypes
+
+    backend = (backend or os.environ.get("MUJOCO_GL", "") or "").strip().lower()
+    if backend == "osmesa":
+        from OpenGL import osmesa
+
+        context = osmesa.OSMesaGetCurrentContext()
+    elif backend == "egl":
+        from mujoco.egl import egl_ext as EGL
+
+        context = EGL.eglGetCurrentContext()
+    else:
+        return None
+    return ctypes.cast(context, ctypes.c_void_p).value if context else None

@@ -235,6 +235,11 @@ class MujocoImageEnv(MeldEnv):
     camera_size: ClassVar[tuple[int, int]] = (64, 64)
     human_camera_size: ClassVar[tuple[int, int]] = (256, 256)
     agent_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 1, 0, 0, 0)
+    agent_quality: ClassVar[rendering.Quality] = rendering.AGENT_QUALITY
+    # the agent's view with full-resolution meshes in place of simplified ones (None: the agent's groups)
+    reference_geomgroups: ClassVar[tuple[int, ...] | None] = None
+    # bodies whose geoms are backdrop (floor, walls, table top), not robot or objects
+    backdrop_bodies: ClassVar[tuple[str, ...]] = ("world",)
     human_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 1, 0, 0, 0)
 
     def __init__(self, model: mujoco.MjModel, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:
@@ -245,7 +250,7 @@ class MujocoImageEnv(MeldEnv):
         self._gl = rendering.GLContext()
         h, w = self.camera_size
         self._agent_view = rendering.MultiCameraRenderer(
-            model, self._gl, self.agent_cameras, h, w, geomgroups=self.agent_geomgroups,
+            model, self._gl, self.agent_cameras, h, w, quality=self.agent_quality, geomgroups=self.agent_geomgroups,
             context_model=getattr(self, "_context_model", None))
         if self._agent_view.frame_shape != self.image_shape:
             raise AssertionError(f"{self.env_id}: cameras give {self._agent_view.frame_shape}, image_shape says {self.image_shape}")
@@ -286,6 +291,16 @@ class MujocoImageEnv(MeldEnv):
                 self.model, self._gl, self.agent_cameras, h, w, quality=rendering.HUMAN_QUALITY, fast=False,
                 geomgroups=self.human_geomgroups)
         return self._human_view.render(self.data, decorate=self._decorate, text=self._overlay_text())
+
+    def agent_view_reference(self) -> rendering.MultiCameraRenderer:
+        """A renderer of the agent's view (same cameras, size and settings) from full-resolution
+        geometry: the original meshes where the agent's are simplified, finely tessellated
+        primitives. For checking the agent's geometry (tests/test_rendering.py); close it after use."""
+        h, w = self.camera_size
+        return rendering.MultiCameraRenderer(
+            self.model, self._gl, self.agent_cameras, h, w, quality=rendering.REFERENCE_QUALITY,
+            geomgroups=self.reference_geomgroups or self.agent_geomgroups,
+            context_model=getattr(self, "_context_model", None))
 
     def _decorate(self, scene: mujoco.MjvScene, camera_index: int) -> None:
         """Draw goals into human-facing frames (never into the agent's)."""

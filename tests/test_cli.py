@@ -65,3 +65,18 @@ def test_video_of_a_two_camera_sawyer_task(tmp_path):
     assert out.returncode == 0, out.stderr
     frames = video_frames(out_file)
     assert len(frames) == 41 and frames[0].shape == (256, 512, 3)
+
+
+def test_sheet_writes_one_png_per_env(tmp_path):
+    out = run("sheet", "meld/Nav2D-v0", "meld/Reacher-v0", "--tasks", "2", "--colours", "0", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    nav, reacher = imageio.imread(tmp_path / "nav2d-v0.png"), imageio.imread(tmp_path / "reacher-v0.png")
+    # two rows of an observation repeated 2x beside render() shrunk to its height, 4 white pixels between
+    assert nav.shape == (2 * 128, 128 + 4 + 128, 3) and reacher.shape == (2 * 128, 256 + 4 + 256, 3)
+    import gymnasium as gym
+
+    env = gym.make("meld/Reacher-v0", task=1)
+    obs, _ = env.reset(seed=0)
+    env.close()
+    assert (reacher[128::2, :256:2] == obs).all()  # the second task's observation, pixel for pixel
+    assert run("sheet", "meld/Nope-v0", "--out", str(tmp_path)).returncode == 2

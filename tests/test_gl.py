@@ -1,4 +1,4 @@
-"""MUJOCO_GL is chosen automatically unless the user set it."""
+"""MUJOCO_GL is chosen automatically unless the user set it; rendering leaves other libraries' GL contexts alone."""
 import subprocess
 import sys
 
@@ -32,3 +32,47 @@ def test_import_sets_the_backend_unless_the_user_did(monkeypatch):
     gl, threads = _env_after_import(base)
     assert gl == expected and threads == ("0" if expected == "osmesa" else "None")
     assert _env_after_import({**base, "MUJOCO_GL": "osmesa", "LP_NUM_THREADS": "2"}) == ["osmesa", "2"]
+
+
+def test_meld_envs_leave_other_renderers_alone():
+    """Gymnasium's renderer makes its GL context current once, when made; rendering a meld env must
+    leave that context current again, or HalfCheetah's later frames come out black (no error)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from meld_envs.registry import SIMULATED
+
+    cheetah = gym.make("HalfCheetah-v5", render_mode="rgb_array", width=64, height=64)
+    cheetah.reset(seed=0)
+    before = cheetah.render()
+    current = _gl.current_context_address()
+    envs = []
+    for entry in SIMULATED:
+        env = gym.make(entry.id, task=0, render_mode="rgb_array")
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        env.render()
+        envs.append(env)
+        assert _gl.current_context_address() == current
+    np.testing.assert_array_equal(cheetah.render(), before)
+    for env in envs:
+        env.close()
+        assert _gl.current_context_address() == current
+    after = cheetah.render()
+    assert before.mean() > 10
+    np.testing.assert_array_equal(after, before)
+    cheetah.close()
+
+
+def test_an_env_leaves_the_current_context_as_it_was_and_close_frees_its_own():
+    import gymnasium as gym
+
+    current = _gl.current_context_address()  # none, in a fresh process
+    env = gym.make("meld/Nav2D-v0", task=0)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    assert _gl.current_context_address() == current
+    context = env.unwrapped._gl
+    assert context._context is not None
+    env.close()
+    assert context._context is None and _gl.current_context_address() == current

@@ -76,6 +76,8 @@ class Nav2DEnv(MujocoImageEnv):
     state_dim: ClassVar[int] = 4
     frame_skip: ClassVar[int] = 10
     agent_cameras: ClassVar[tuple[str, ...]] = ("top",)
+    # the robot is a 15-pixel disc: drawn as finely as in people's frames (one sphere costs nothing)
+    agent_quality: ClassVar[rendering.Quality] = rendering.REFERENCE_QUALITY
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": _CONTROL_HZ}
 
     def __init__(self, task: Task | int = 0, split: str = "train", **kwargs: Any) -> None:

@@ -8,9 +8,12 @@ package), recomposed with ``MjSpec``:
 * The arm links are gravity-compensated (``gravcomp``); what the hand holds is not, so a
   payload's mass changes how the arm moves.
 * Two cameras, a fixed ``scene`` camera and a first-person ``wrist`` camera, side by side.
-* What the agent sees is drawn from decimated copies of the meshes (a few hundred faces each,
-  made once with ``fast-simplification`` and cached on disk) in geom group 2; people's frames
-  use the original meshes in group 1. Invisible collision geoms are moved to group 3.
+* What the agent sees is drawn from simplified copies of the meshes (``agent_mesh``: a closed
+  surface rebuilt from a 2 mm voxelization, then quadric-decimated to 500-1,500 faces; made
+  once and cached on disk) in geom group 5, with flat-coloured table, floor and backdrop walls in
+  group 2. People's frames use the original meshes (group 4) and the textured table and floor
+  (group 1); ``agent_view_reference()`` draws the agent's view with the original meshes, to check
+  the simplified ones against. Meta-World's collision boxes are never drawn (group 3).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any, ClassVar
 
 import mujoco
 import numpy as np
+from scipy import ndimage, spatial
 
 from meld_envs.base import MujocoImageEnv
 from meld_envs.kinematics import Pointing, look_at, solve_ik, xyaxes_quat
@@ -37,10 +41,17 @@ _KP = (400.0, 400.0, 300.0, 300.0, 150.0, 150.0, 100.0)
 _KV = (40.0, 40.0, 30.0, 30.0, 10.0, 10.0, 5.0)
 _FORCE_LIMIT_NM = (40.0, 40.0, 25.0, 25.0, 12.0, 12.0, 8.0)
 _SHOULDER_RANGE_RAD = (-3.8095, 2.2736)  # Rethink's Sawyer URDF
-_AGENT_MESH_FACES = 150  # per decimated mesh
-# meshes neither agent camera can see (under the table, behind the arm): not drawn for the agent
-_NOT_IN_AGENT_VIEW = ("pedestal", "head", "base", "tablebody")
-GROUP_BOTH, GROUP_HUMAN, GROUP_AGENT, GROUP_HIDDEN = 0, 1, 2, 3
+# faces of each simplified mesh: enough for its silhouette in the scene camera to match the
+# original's (tests/test_rendering.py); the large, curved shoulder links need the most
+_AGENT_MESH_FACES = {"l0": 1500, "l1": 1000, "l2": 1000, "l3": 800, "l4": 800, "l5": 600, "l6": 500,
+                     "eGripperBase": 600, "base": 600, "head": 600, "pedestal": 800}
+_AGENT_MESH_VOXEL_M = 0.002  # under a tenth of a 64x64 pixel at the scene camera's distance (~1.5 cm)
+_AGENT_MESH_VERSION = 4  # part of the cache key: a change of method makes every machine rebuild its meshes
+# the textured table (legs and top): the agent sees a flat-coloured box instead
+_NOT_IN_AGENT_VIEW = ("tablebody",)
+# geom groups: 0 both views, 1 people's only, 2 agent's scenery, 3 never drawn, 4 original meshes
+# (people's view and the agent-view reference), 5 the agent's simplified meshes
+GROUP_BOTH, GROUP_HUMAN, GROUP_AGENT, GROUP_HIDDEN, GROUP_FULL_MESH, GROUP_AGENT_MESH = 0, 1, 2, 3, 4, 5
 
 _SEED_QPOS = np.array([1.57, -1.18, 0.0, 2.18, 0.0, 0.57, 3.3161])  # Sawyer's neutral pose, turned to the table
 
@@ -54,7 +65,7 @@ def metaworld_assets() -> str:
     return os.path.join(os.path.dirname(metaworld.__file__), "assets")
 
 
-# -- decimated meshes -------------------------------------------------------------------------
+# -- simplified meshes ------------------------------------------------------------------------
 def _read_binary_stl(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Vertices float32 [V, 3] (deduplicated) and faces int32 [F, 3] of a binary STL file."""
     with open(path, "rb") as f:
@@ -73,15 +84,69 @@ def _cache_dir() -> str:
     return os.path.join(base, "meld-bench", "meshes")
 
 
-@lru_cache(maxsize=64)
-def decimated_mesh(path: str, faces: int) -> tuple[np.ndarray, np.ndarray]:
-    """``path``'s mesh simplified to about ``faces`` faces: (vertices [V, 3], faces [F, 3]).
+def _surface_points(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> np.ndarray:
+    """Points float64 [N, 3] on every triangle, no two neighbours further apart than ``spacing`` (m)."""
+    a, b, c = (vertices[faces[:, i]].astype(np.float64) for i in range(3))
+    longest = np.maximum.reduce([np.linalg.norm(b - a, axis=1), np.linalg.norm(c - a, axis=1),
+                                 np.linalg.norm(c - b, axis=1)])
+    steps = np.maximum(1, np.ceil(longest / spacing).astype(int))
+    points = [vertices.astype(np.float64)]
+    for n in np.unique(steps):
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        inside = i + j <= n
+        u, w = (i[inside] / n)[None, :, None], (j[inside] / n)[None, :, None]
+        sel = steps == n
+        a_, b_, c_ = a[sel, None], b[sel, None], c[sel, None]
+        points.append((a_ + (b_ - a_) * u + (c_ - a_) * w).reshape(-1, 3))
+    return np.concatenate(points)
 
-    Made once per machine (quadric simplification) and cached under ``~/.cache/meld-bench``.
+
+def closed_surface(vertices: np.ndarray, faces: np.ndarray, voxel: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outer surface of what a mesh encloses: (vertices float64 [V, 3], faces int64 [F, 3]).
+
+    Meta-World's Sawyer meshes are open patchworks (l0: 36 pieces, 4,736 border edges) that
+    quadric decimation tears into holes (and MuJoCo culls back faces). Their voxelization, with
+    the outside flood-filled from a corner, is one solid whose boundary (voxel faces) is closed
+    and oriented outward, and so decimates without holes. Returns also the points (float64 [N, 3],
+    ``voxel / 2`` apart) sampled on the original surface.
+    """
+    low = vertices.min(0) - 2 * voxel
+    shape = np.ceil((vertices.max(0) + 2 * voxel - low) / voxel).astype(int) + 1
+    occupied = np.zeros(shape, bool)
+    samples = _surface_points(vertices, faces, voxel / 2)
+    cells = np.floor((samples - low) / voxel).astype(int)
+    occupied[cells[:, 0], cells[:, 1], cells[:, 2]] = True
+    labels, _ = ndimage.label(~occupied)
+    solid = labels != labels[0, 0, 0]  # everything the outside cannot reach
+    quads = []
+    for axis in range(3):
+        padded = np.pad(solid, [(1, 1) if a == axis else (0, 0) for a in range(3)])
+        below = np.take(padded, np.arange(padded.shape[axis] - 1), axis=axis)
+        above = np.take(padded, np.arange(1, padded.shape[axis]), axis=axis)
+        u, v = np.zeros(3, int), np.zeros(3, int)
+        u[(axis + 1) % 3], v[(axis + 2) % 3] = 1, 1
+        # a face on the lattice plane between a solid and an empty voxel, counter-clockwise seen from outside
+        for at, order in ((np.argwhere(below & ~above), (0, 1, 2, 3)), (np.argwhere(~below & above), (0, 3, 2, 1))):
+            corners = np.stack([at, at + u, at + u + v, at + v], 1)
+            quads.append(corners[:, order])
+    lattice, index = np.unique(np.concatenate(quads).reshape(-1, 3), axis=0, return_inverse=True)
+    index = index.reshape(-1, 4)
+    return low + lattice * voxel, np.concatenate([index[:, [0, 1, 2]], index[:, [0, 2, 3]]]), samples
+
+
+@lru_cache(maxsize=64)
+def agent_mesh(path: str, faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """``path``'s mesh as a closed surface of about ``faces`` faces: (vertices float32 [V, 3], faces int32 [F, 3]).
+
+    ``closed_surface`` at ``_AGENT_MESH_VOXEL_M`` (coarser for meshes over 0.5 m), then quadric-error
+    decimation (``fast-simplification``); each remaining vertex is then moved to the nearest point of the
+    original surface, as the voxel faces lie up to a voxel outside it (which would widen every silhouette).
+    Made once per machine (about a second a mesh) and cached under ``~/.cache/meld-bench``.
     """
     with open(path, "rb") as f:
         digest = hashlib.sha1(f.read()).hexdigest()[:16]
-    cached = os.path.join(_cache_dir(), f"{os.path.basename(path)}-{digest}-{faces}.npz")
+    name = f"{os.path.basename(path)}-{digest}-v{_AGENT_MESH_VERSION}-{_AGENT_MESH_VOXEL_M}-{faces}.npz"
+    cached = os.path.join(_cache_dir(), name)
     try:
         with np.load(cached) as z:
             return z["vertices"], z["faces"]
@@ -89,11 +154,15 @@ def decimated_mesh(path: str, faces: int) -> tuple[np.ndarray, np.ndarray]:
         pass
     import fast_simplification
 
-    vertices, tris = _read_binary_stl(path)
+    original, original_faces = _read_binary_stl(path)
+    voxel = max(_AGENT_MESH_VOXEL_M, float(np.ptp(original, axis=0).max()) / 250)
+    vertices, tris, samples = closed_surface(original, original_faces, voxel)
     if len(tris) > faces:
-        vertices, tris = fast_simplification.simplify(vertices, tris, target_reduction=1.0 - faces / len(tris))
+        vertices, tris = fast_simplification.simplify(vertices, tris, target_count=faces)
+    _, nearest = spatial.cKDTree(samples).query(vertices)
+    vertices = samples[nearest]
     vertices, tris = np.asarray(vertices, np.float32), np.asarray(tris, np.int32)
-    try:  # best effort: a read-only home only costs the 0.2 s of simplification per process
+    try:  # best effort: a read-only home only costs the seconds of rebuilding per process
         os.makedirs(os.path.dirname(cached), exist_ok=True)
         tmp = f"{cached}.{os.getpid()}.tmp.npz"
         np.savez(tmp, vertices=vertices, faces=tris)
@@ -126,24 +195,29 @@ def sawyer_spec() -> mujoco.MjSpec:
     for light in list(spec.lights)[1:]:
         light.delete()
 
+    # Meta-World gives bodies without an <inertial> the inertia of their group 4-5 geoms (its
+    # collision boxes); those move to the hidden group 3, which alone counts now: the same masses
+    spec.compiler.inertiagrouprange = [GROUP_HIDDEN, GROUP_HIDDEN]
     mesh_dir = os.path.join(assets, "sawyer_xyz")
-    decimated: dict[str, str] = {}
+    simplified: dict[str, str] = {}
     for geom in list(spec.geoms):
-        if geom.type == mujoco.mjtGeom.mjGEOM_MESH and geom.group == GROUP_HUMAN:
+        if geom.group >= GROUP_FULL_MESH:
+            geom.group = GROUP_HIDDEN  # Meta-World's collision boxes (table, claws): never drawn
+        elif geom.type == mujoco.mjtGeom.mjGEOM_MESH and geom.group == GROUP_HUMAN:
             if geom.meshname in _NOT_IN_AGENT_VIEW:
                 continue
+            geom.group = GROUP_FULL_MESH
             mesh = spec.mesh(geom.meshname)
-            if geom.meshname not in decimated:
-                vertices, faces = decimated_mesh(os.path.normpath(os.path.join(mesh_dir, mesh.file)), _AGENT_MESH_FACES)
+            if geom.meshname not in simplified:
+                vertices, faces = agent_mesh(os.path.normpath(os.path.join(mesh_dir, mesh.file)),
+                                             _AGENT_MESH_FACES.get(geom.meshname, 600))
                 spec.add_mesh(name=f"{geom.meshname}_agent", uservert=vertices.ravel().tolist(),
                               userface=faces.ravel().tolist(), scale=mesh.scale)
-                decimated[geom.meshname] = f"{geom.meshname}_agent"
+                simplified[geom.meshname] = f"{geom.meshname}_agent"
             body = geom.parent
-            body.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=decimated[geom.meshname], pos=geom.pos,
-                          quat=geom.quat, rgba=geom.rgba, group=GROUP_AGENT, contype=0, conaffinity=0, density=0,
-                          material="" if geom.material == "table_wood" else geom.material)
-        elif geom.rgba[3] == 0 and geom.group in (GROUP_BOTH, GROUP_HUMAN):
-            geom.group = GROUP_HIDDEN  # invisible collision shapes still cost rasterizer time
+            body.add_geom(type=mujoco.mjtGeom.mjGEOM_MESH, meshname=simplified[geom.meshname], pos=geom.pos,
+                          quat=geom.quat, rgba=geom.rgba, group=GROUP_AGENT_MESH, contype=0, conaffinity=0, density=0,
+                          material=geom.material)
         elif geom.group == GROUP_HUMAN and not geom.material:
             geom.group = GROUP_BOTH  # simple shapes (finger pads, rail) cost little: both see them
     # the table top and floor seen by the agent: flat colours instead of textures
@@ -156,6 +230,11 @@ def sawyer_spec() -> mujoco.MjSpec:
     # a plane is drawn as a grid of size[2]-metre cells: 0.1 m (Meta-World's) is 6400 cells, 2 m is 16
     spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4, 4, 2.0], pos=[0, 0, -0.913],
                             rgba=[0.35, 0.35, 0.38, 1], group=GROUP_AGENT, contype=0, conaffinity=0)
+    # plain walls behind the robot and to its right, where people's frames show Meta-World's skybox
+    # (the agent's renderer draws no skybox): the scene camera sees wall, not void
+    for pos, size in (([0, -1.0, 0.5], [3, 0.01, 1.5]), ([-1.4, 0, 0.5], [0.01, 3, 1.5])):
+        spec.worldbody.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=size, pos=pos, rgba=[0.62, 0.62, 0.64, 1],
+                                group=GROUP_AGENT, contype=0, conaffinity=0)
 
     # gravity compensation on every arm link: payloads in the hand still feel gravity
     for body in spec.body("right_arm_base_link").find_all(mujoco.mjtObj.mjOBJ_BODY):
@@ -173,10 +252,11 @@ def sawyer_spec() -> mujoco.MjSpec:
             ctrlrange=joint.range, ctrllimited=True, forcerange=[-force, force], forcelimited=True,
         )
 
-    # the agent's two cameras (paper Fig. 11): a fixed scene view and a wrist view
-    scene_pos = np.array([0.75, 1.2, 0.6])
-    spec.worldbody.add_camera(name="scene", pos=scene_pos, fovy=50,
-                              quat=xyaxes_quat(look_at(scene_pos, np.array([0.0, 0.62, 0.14]))))
+    # the agent's two cameras (paper Fig. 11): a fixed scene view of the whole arm, the table and
+    # its objects from the front right, and a wrist view
+    scene_pos = np.array([0.8, 1.25, 0.8])
+    spec.worldbody.add_camera(name="scene", pos=scene_pos, fovy=55,
+                              quat=xyaxes_quat(look_at(scene_pos, np.array([0.0, 0.45, 0.25]))))
     # behind the fingers, looking down past them (the hand's x axis is the fingers' direction)
     spec.body("hand").add_camera(name="wrist", pos=[-0.07, 0.0, 0.07], fovy=80,
                                  quat=xyaxes_quat(np.array([0.0, -1.0, 0.0, 0.3, 0.0, 0.95])))
@@ -200,8 +280,10 @@ class SawyerEnv(MujocoImageEnv):
     image_shape: ClassVar[tuple[int, int, int]] = (64, 128, 3)
     frame_skip: ClassVar[int] = _FRAME_SKIP
     agent_cameras: ClassVar[tuple[str, ...]] = ("scene", "wrist")
-    agent_geomgroups: ClassVar[tuple[int, ...]] = (1, 0, 1, 0, 0, 0)
-    human_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 0, 0, 0, 0)
+    agent_geomgroups: ClassVar[tuple[int, ...]] = (1, 0, 1, 0, 0, 1)
+    reference_geomgroups: ClassVar[tuple[int, ...]] = (1, 0, 1, 0, 1, 0)
+    human_geomgroups: ClassVar[tuple[int, ...]] = (1, 1, 0, 0, 1, 0)
+    backdrop_bodies: ClassVar[tuple[str, ...]] = ("world", "tablelink")
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": _CONTROL_HZ}
     # where the end effector starts (m), pointing down; the joint pose is solved once by IK
     start_ee_pos: ClassVar[tuple[float, float, float]] = (0.0, 0.55, 0.25)

@@ -61,8 +61,9 @@ class WidowXCableSimEnv(MujocoImageEnv):
     ``ValueError``.
 
     ## Observation Space
-    - ``obs_mode="pixels"`` (default): ``uint8 (64, 128, 3)``: a fixed ``scene`` camera and the
-      ``wrist`` camera, 64x64 each, side by side (paper Fig. 9). The ports look alike.
+    - ``obs_mode="pixels"`` (default): ``uint8 (64, 128, 3)``: a fixed ``scene`` camera (the whole
+      arm, the plug and the switch, from the front left) and the ``wrist`` camera, 64x64 each, side
+      by side (paper Fig. 9), against plain walls. The ports look alike.
     - ``obs_mode="state"``: ``float32 (13,)``: joint positions (5, rad), velocities (5, rad/s),
       plug tip position (3, m).
     - ``obs_mode="pixels+state"``: ``Dict(pixels, state)``.
