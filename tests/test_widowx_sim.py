@@ -1,4 +1,5 @@
 """meld/WidowXCableSim-v0: the twin's insertion really fires, wrong ports never pay, the rig moves the switch."""
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -76,3 +77,14 @@ def test_task_distribution():
     translations = [t.params["translation_m"] for t in tasks]
     assert -8 <= min(rotations) < -7.5 and 7.5 < max(rotations) <= 8  # appendix E: a 16 degree range
     assert -0.01 <= min(translations) < -0.009 and 0.009 < max(translations) <= 0.01  # and 2 cm
+
+
+def test_the_video_overlay_says_where_the_plug_is():
+    env = gym.make(ENV_ID, task=0, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        (left, right), = env.unwrapped._overlay_text()
+        assert left.split("\n") == ["train task", "correct port", "plug", "rig"]
+        assert right.split("\n")[2] == "in no port" and "-1" not in right
+    finally:
+        env.close()

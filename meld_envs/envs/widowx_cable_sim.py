@@ -216,5 +216,7 @@ class WidowXCableSimEnv(MujocoImageEnv):
 
     def _overlay_text(self) -> list[tuple[str, str]]:
         t = self._task
-        return [(f"{t.split} task\nport\nrig", f"{t.index}\n{self._port} (in: {self.inserted_port()})\n"
+        inserted = self.inserted_port()
+        plug = "in no port" if inserted < 0 else f"in port {inserted}" + (" (correct)" if inserted == self._port else " (wrong)")
+        return [(f"{t.split} task\ncorrect port\nplug\nrig", f"{t.index}\n{self._port}\n{plug}\n"
                  f"{t.params['rotation_deg']:+.1f} deg {100 * t.params['translation_m']:+.1f} cm")]
