@@ -90,6 +90,24 @@ def change_settings(out: str, overrides: dict[str, Any]) -> MELDConfig:
     return config
 
 
+def open_run(agent: Any, out: str, resume: bool) -> tuple[int, dict[str, float], RunLogger]:
+    """``(budget spent, last evaluation, logger)`` of the run in ``out`` for ``agent`` (any agent of this repository):
+    a resumed run restores the newest complete checkpoint and reopens its logs cut back to it, so nothing logged after
+    the checkpoint appears twice; a resumed run without a checkpoint yet starts over, and says so."""
+    ckpt = os.path.join(out, CHECKPOINT)
+    spent, last_eval, keep_rows, purge_step = 0, {}, None, None
+    if resume and checkpoint.recover(ckpt):
+        extra = agent.load(ckpt)
+        spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
+        keep_rows, purge_step = extra.get("log_rows"), int(agent.counters["env_steps"]) + 1
+    elif resume:
+        print(f"{out}: no checkpoint yet, so training starts from step 0", file=sys.stderr)
+        keep_rows, purge_step = 0, 0
+    logger = RunLogger(out, keep_rows=keep_rows, purge_step=purge_step)
+    agent.logger = logger
+    return spent, last_eval, logger
+
+
 def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, eval_trials: int = 1,
           eval_tasks: int | None = None, resume: bool = False, progress: bool = True) -> dict[str, float]:
     """Meta-train ``config`` for ``steps`` env steps into run folder ``out``; returns the last evaluation."""
@@ -109,17 +127,7 @@ def train(config: MELDConfig, steps: int, out: str, eval_every: int = 10_000, ev
     agent = MELD(config)
     if config.replay.storage == "disk" and config.replay.directory is None:
         agent.replay_directory = os.path.join(out, "replay")
-    spent, keep_rows, purge_step = 0, None, None
-    last_eval: dict[str, float] = {}
-    if resume and checkpoint.recover(ckpt):
-        extra = agent.load(ckpt)
-        spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
-        keep_rows, purge_step = extra.get("log_rows"), int(agent.counters["env_steps"]) + 1  # cut what came after it
-    elif resume:
-        print(f"{out}: no checkpoint yet, so training starts from step 0", file=sys.stderr)
-        keep_rows, purge_step = 0, 0
-    logger = RunLogger(out, keep_rows=keep_rows, purge_step=purge_step)
-    agent.logger = logger
+    spent, last_eval, logger = open_run(agent, out, resume)
     ctx = TrainContext(agent.env_info, config.obs_mode, config.train.num_train_tasks)
     tasks = None if eval_tasks is None else list(range(eval_tasks))
     bar = tqdm(total=steps, initial=min(spent, steps), unit="step", disable=not progress, dynamic_ncols=True,

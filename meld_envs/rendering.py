@@ -169,12 +169,7 @@ class MultiCameraRenderer:
         ``decorate`` may add marker geoms per camera; ``text`` is one (left, right) overlay per camera.
         """
         with self._gl.current():
-            if self._mjr is None:
-                self._mjr = self._make_mjr()
-            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
-            for i, (cam, viewport) in enumerate(zip(self._cameras, self._viewports)):
-                mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL,
-                                       self._scene)
+            for i, viewport in self._scenes(data):
                 if self._fast:  # with shadows or reflections, a geom out of view can still show
                     self._cull(data, i)
                 if decorate is not None:
@@ -186,6 +181,16 @@ class MultiCameraRenderer:
                                        viewport, left, right, self._mjr)
             mujoco.mjr_readPixels(self._buffer, None, self._full, self._mjr)
         return self._buffer[::-1].copy()  # OpenGL's origin is the bottom-left corner
+
+    def _scenes(self, data: mujoco.MjData) -> Iterator[tuple[int, mujoco.MjrRect]]:
+        """Inside ``self._gl.current()``: the offscreen buffer bound, then for each camera ``(index, viewport)``
+        with the scene updated from ``data`` for it, ready to draw."""
+        if self._mjr is None:
+            self._mjr = self._make_mjr()
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
+        for i, (cam, viewport) in enumerate(zip(self._cameras, self._viewports)):
+            mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL, self._scene)
+            yield i, viewport
 
     def _cull(self, data: mujoco.MjData, camera_index: int) -> None:
         """Skip the scene's model geoms whose bounding sphere is outside camera ``camera_index``'s view.
@@ -227,12 +232,7 @@ class MultiCameraRenderer:
             for f in flags:
                 self._scene.flags[f] = 1
             with self._gl.current():
-                if self._mjr is None:
-                    self._mjr = self._make_mjr()
-                mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._mjr)
-                for i, (cam, viewport) in enumerate(zip(self._cameras, self._viewports)):
-                    mujoco.mjv_updateScene(self.model, data, self._option, None, cam, mujoco.mjtCatBit.mjCAT_ALL,
-                                           self._scene)
+                for i, viewport in self._scenes(data):
                     mujoco.mjr_render(viewport, self._scene, self._mjr)
                     rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
                     mujoco.mjr_readPixels(rgb, None, viewport, self._mjr)

@@ -21,8 +21,7 @@ from typing import Any
 from meld_agent import checkpoint
 from meld_agent.config import config_table, config_to_json, parse_setting
 from meld_agent.evaluation import summarize
-from meld_agent.logger import RunLogger
-from meld_agent.train import check_schedule, parse_run_arguments, run_arguments
+from meld_agent.train import check_schedule, open_run, parse_run_arguments, run_arguments
 from meld_envs.interface import TrainContext, env_info, run_trials
 
 CHECKPOINT = "checkpoint"
@@ -60,16 +59,7 @@ def train(agent_cls: AgentFactory, env_id: str, steps: int, out: str, seed: int 
             f.write(config_to_json(agent.config))
         with open(os.path.join(out, "config.md"), "w") as f:
             f.write(config_table(agent.config) + "\n")
-    spent, last_eval, keep_rows, purge_step = 0, {}, None, None
-    if resume and checkpoint.recover(ckpt):
-        extra = agent.load(ckpt)
-        spent, last_eval = int(extra["budget_spent"]), dict(extra.get("last_eval", {}))
-        keep_rows, purge_step = extra.get("log_rows"), int(agent.counters["env_steps"]) + 1  # cut what came after it
-    elif resume:
-        print(f"{out}: no checkpoint yet, so training starts from step 0", file=sys.stderr)
-        keep_rows, purge_step = 0, 0
-    logger = RunLogger(out, keep_rows=keep_rows, purge_step=purge_step)
-    agent.logger = logger
+    spent, last_eval, logger = open_run(agent, out, resume)
     ctx = TrainContext(agent.env_info, run["obs_mode"])
     tasks = None if run["eval_tasks"] is None else list(range(run["eval_tasks"]))
     from tqdm import tqdm
