@@ -13,6 +13,7 @@ SCENE = """
     <geom type="plane" size="2 2 0.1" rgba="0.8 0.8 0.8 1"/>
     <geom type="box" pos="0.3 0 0.2" size="0.2 0.2 0.2" rgba="0.9 0.1 0.1 1"/>
     <geom type="sphere" pos="-0.4 0.2 0.2" size="0.15" rgba="0.1 0.2 0.9 1"/>
+    <geom type="capsule" pos="0 -3 0.3" size="0.1 0.2" rgba="0.2 0.9 0.2 1"/>  <!-- behind the front camera -->
     <site name="marker" pos="0 0 1" size="0.3" rgba="0 1 0 1"/>
     <camera name="front" pos="0 -2 0.6" xyaxes="1 0 0 0 0.3 1"/>
     <camera name="side" pos="2 0 0.6" xyaxes="0 1 0 -0.3 0 1"/>
@@ -113,8 +114,11 @@ def test_culling_leaves_frames_unchanged(scene):
     model, data, gl = scene
     culled = rendering.MultiCameraRenderer(model, gl, ("front", "side"), 48, 40)
     drawn = rendering.MultiCameraRenderer(model, gl, ("front", "side"), 48, 40)
-    drawn._cull = lambda *args: None
+    drawn._outside = lambda data, camera_index: drawn._no_geoms
+    rgba = model.geom_rgba.copy()
+    assert any(len(culled._outside(data, i)) for i in range(2)), "the test scene has no geom to cull"
     np.testing.assert_array_equal(culled.render(data), drawn.render(data))
+    np.testing.assert_array_equal(model.geom_rgba, rgba)  # hidden for the scene update only
 
 
 def test_segmentation_names_the_geoms(scene):
@@ -141,7 +145,7 @@ def _foreground(env) -> np.ndarray:
 
 
 def test_agent_view_matches_full_resolution_geometry(env_id, make):
-    """The agent's simplified meshes (Sawyer: ~9k faces in place of 67k) and coarse primitives keep
+    """The agent's simplified meshes (Sawyer: ~5.4k faces in place of 67k) and coarse primitives keep
     what the full-resolution view shows, over several poses from one seed:
 
     - the silhouette of the robot and objects (pixels of any geom but the backdrop's) overlaps the

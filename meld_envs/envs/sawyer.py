@@ -9,7 +9,7 @@ package), recomposed with ``MjSpec``:
   payload's mass changes how the arm moves.
 * Two cameras, a fixed ``scene`` camera and a first-person ``wrist`` camera, side by side.
 * What the agent sees is drawn from simplified copies of the meshes (``agent_mesh``: a closed
-  surface rebuilt from a 2 mm voxelization, then quadric-decimated to 500-1,500 faces; made
+  surface rebuilt from a 2 mm voxelization, then quadric-decimated to 150-1,000 faces; made
   once and cached on disk) in geom group 5, with flat-coloured table, floor and backdrop walls in
   group 2. People's frames use the original meshes (group 4) and the textured table and floor
   (group 1); ``agent_view_reference()`` draws the agent's view with the original meshes, to check
@@ -41,10 +41,11 @@ _KP = (400.0, 400.0, 300.0, 300.0, 150.0, 150.0, 100.0)
 _KV = (40.0, 40.0, 30.0, 30.0, 10.0, 10.0, 5.0)
 _FORCE_LIMIT_NM = (40.0, 40.0, 25.0, 25.0, 12.0, 12.0, 8.0)
 _SHOULDER_RANGE_RAD = (-3.8095, 2.2736)  # Rethink's Sawyer URDF
-# faces of each simplified mesh: enough for its silhouette in the scene camera to match the
-# original's (tests/test_rendering.py); the large, curved shoulder links need the most
-_AGENT_MESH_FACES = {"l0": 1500, "l1": 1000, "l2": 1000, "l3": 800, "l4": 800, "l5": 600, "l6": 500,
-                     "eGripperBase": 600, "base": 600, "head": 600, "pedestal": 800}
+# faces of each simplified mesh, the fewest that keep its silhouette (tests/test_rendering.py): chosen per mesh
+# from the pixels that change side against the original meshes (Reacher, 6 poses, both cameras) at 150-2,000
+# faces; the shoulder (l0) loses a feature under 1,000, the pedestal fills the wrist camera, the base is hidden
+_AGENT_MESH_FACES = {"l0": 1000, "l1": 400, "l2": 300, "l3": 400, "l4": 400, "l5": 600, "l6": 200,
+                     "eGripperBase": 300, "base": 150, "head": 400, "pedestal": 1000}
 _AGENT_MESH_VOXEL_M = 0.002  # under a tenth of a 64x64 pixel at the scene camera's distance (~1.5 cm)
 _AGENT_MESH_VERSION = 4  # part of the cache key: a change of method makes every machine rebuild its meshes
 # the textured table (legs and top): the agent sees a flat-coloured box instead
