@@ -3,6 +3,8 @@
 It is defined once, in ``meld_envs.interface``, which agent packages import without importing ``leaderboards``;
 these names are the same objects.
 """
-from meld_envs.interface import Agent, BudgetExhausted, EnvInfo, RandomAgent, StepBudget, TrainContext, TrialResult
+from meld_envs.interface import (ACTION_MODES, Agent, BudgetExhausted, EnvInfo, RandomAgent, StepBudget, TrainContext,
+                                  TrialResult, exploration_episodes_of, exploration_seed, meta_test_actions_of)
 
-__all__ = ["Agent", "BudgetExhausted", "EnvInfo", "RandomAgent", "StepBudget", "TrainContext", "TrialResult"]
+__all__ = ["ACTION_MODES", "Agent", "BudgetExhausted", "EnvInfo", "RandomAgent", "StepBudget", "TrainContext",
+           "TrialResult", "exploration_episodes_of", "exploration_seed", "meta_test_actions_of"]

@@ -17,6 +17,11 @@ step's ``info["success"]`` is true; the headline ``success_rate`` is that of the
 episode (after adaptation), averaged over trials and test tasks; returns are kept per episode
 of the trial so adaptation from episode 1 to 2 shows.
 
+An agent may declare ``exploration_episodes`` (PEARL's exploration phase, paper 5.1): that many
+unscored episodes on each trial's task before the trial, counted in ``eval_env_steps`` and, apart,
+in ``exploration_env_steps``; the header records the number (and the agent's ``meta_test_actions``)
+and the report shows it next to the score.
+
 Renderers (EGL, OSMesa) draw the same state a few grey levels apart, so results made with different
 renderers compare only statistically; the runner records ``meld_envs.renderer_info()`` in every header.
 """
@@ -33,7 +38,7 @@ import numpy as np
 
 import meld_envs
 from meld_envs import interface
-from meld_envs.interface import EnvInfo, TrainContext, eval_seed
+from meld_envs.interface import EnvInfo, TrainContext, eval_seed, exploration_episodes_of
 
 __all__ = ["PROTOCOL_VERSION", "EnvProtocol", "Preset", "PRESETS", "TrainContext", "eval_seed", "evaluate", "env_info",
            "make_test_env", "preset"]
@@ -168,7 +173,8 @@ def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env,
     ``env`` is ``make_test_env(proto)``. ``on_trial(done, total)`` is called before the first trial and after each.
     Returns the metrics of one evaluation record."""
     per_task = []
-    eval_steps = 0
+    eval_steps, exploration_steps = 0, 0
+    exploration_episodes_of(agent)  # a bad value fails before the first trial, naming it
     done, total = 0, len(proto.test_tasks) * proto.trials_per_task
     if on_trial is not None:
         on_trial(done, total)
@@ -179,9 +185,11 @@ def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env,
             done += 1
             if on_trial is not None:
                 on_trial(done, total)
-        eval_steps += sum(t.steps for t in trials)
+        eval_steps += sum(t.steps + t.exploration_steps for t in trials)
+        exploration_steps += sum(t.exploration_steps for t in trials)
         per_task.append({"task": task_index, "success": [t.episode_success for t in trials],
-                         "return": [t.episode_returns for t in trials]})
+                         "return": [t.episode_returns for t in trials],
+                         "exploration_return": [t.exploration_returns for t in trials]})
     E = proto.episodes_per_trial
     success_per_episode = [_nan_safe_mean([float(t["success"][j][e]) for t in per_task for j in range(proto.trials_per_task)])
                            for e in range(E)]
@@ -191,7 +199,8 @@ def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env,
         "success_rate": success_per_episode[-1],
         "success_per_episode": success_per_episode,
         "return_per_episode": return_per_episode,
-        "eval_env_steps": eval_steps,
+        "eval_env_steps": eval_steps,  # every meta-test env step, exploration episodes included
+        "exploration_env_steps": exploration_steps,  # those of the unscored exploration episodes
         "per_task": per_task,
     }
 

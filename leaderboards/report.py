@@ -12,6 +12,10 @@ stratified-bootstrap confidence intervals (``leaderboards.stats``; seeded with `
 Files from another protocol version, with a task-split hash other than this installation's, with
 settings other than their preset's, or with a truncated or malformed line are refused with the reason and not counted; the report is
 still written from the rest and the exit status is 1 (``--allow-refused`` makes it 0).
+Next to every score the tables show how many unscored exploration episodes the agent got on each
+trial's task before the scored trial (``exploration_episodes`` of its results header: PEARL's
+exploration phase) and whether it sampled its actions or took their mean at meta-test
+(``meta_test_actions``; "unstated" when the agent does not say).
 Unfinished runs appear in the learning curves but not in the scores; failed runs (a ``failed``
 record: the run raised) are listed with their error. Intervals are shown only where at least two
 seeds stand behind a number (a bootstrap over one seed measures nothing), and the report warns
@@ -171,7 +175,9 @@ def summarize(runs: list[Run], *, reps: int = 2000, seed: int = 0) -> dict[str, 
             entry: dict[str, Any] = {
                 "n": len(done), "seeds": [r.seed for r in done],
                 "incomplete_seeds": [r.seed for r in mine if not r.complete and r.error is None],
-                "failed": [{"seed": r.seed, "error": r.error, "path": r.path} for r in mine if r.error is not None]}
+                "failed": [{"seed": r.seed, "error": r.error, "path": r.path} for r in mine if r.error is not None],
+                "exploration_episodes": sorted({results.exploration_episodes(r.header) for r in mine}),
+                "meta_test_actions": sorted({results.meta_test_actions(r.header) for r in mine})}
             if done:
                 success = np.stack([r.task_success() for r in done])  # [seeds, test tasks]
                 last_return = np.stack([r.task_return() for r in done])
@@ -297,30 +303,34 @@ def _tables(summary: dict[str, Any]) -> tuple[Table, Table, Table]:
     """The overall, per-environment and probability-of-improvement tables as (header, rows of cells); every
     row has one cell per header."""
     envs, overall, per_env = summary["envs"], summary["overall"], summary["per_env"]
-    head = (["Rank", "Agent", "IQM success", "Mean success"] + [f"{e.removeprefix('meld/')} success" for e in envs]
+    head = (["Rank", "Agent", "IQM success", "Mean success", "Exploration episodes, actions"] + [f"{e.removeprefix('meld/')} success" for e in envs]
             + ["n seeds"])
     rows = []
     for rank, agent in enumerate(summary["agents"], start=1):
         o = overall.get(agent)
+        declared = {e: per_env[e][agent] for e in envs if agent in per_env[e]}
         row = [Cell(str(rank), rank) if o else Cell("—"), Cell(agent),
-               _est_cell(o["iqm"], o["n"]) if o else Cell("—"), _est_cell(o["mean"], o["n"]) if o else Cell("—")]
+               _est_cell(o["iqm"], o["n"]) if o else Cell("—"), _est_cell(o["mean"], o["n"]) if o else Cell("—"),
+               _declared_cell(declared)]
         for e in envs:
             cell = per_env[e].get(agent, {})
             row.append(_est_cell(cell.get("mean"), cell.get("n", 0)))
         row.append(_seeds_cell(o["seeds"]) if o else Cell("0", 0, "(no seed finished every environment)"))
         rows.append(row)
-    env_head = ["Environment", "Agent", "IQM success", "Mean success", "Success per episode", "Return (last episode)",
+    env_head = ["Environment", "Agent", "IQM success", "Mean success", "Exploration episodes", "Actions", "Success per episode", "Return (last episode)",
                 "Return per episode", "Env steps", "Wall clock (s)", "n seeds"]
     env_rows = []
     for e in envs:
         for agent, cell in per_env[e].items():
             seeds = _seeds_cell(cell["seeds"], cell["incomplete_seeds"], [f["seed"] for f in cell["failed"]])
+            declared = [_exploration_cell({e: cell}), _actions_cell({e: cell})]
             if not cell["n"]:
-                env_rows.append([Cell(e), Cell(agent)] + [Cell("—")] * (len(env_head) - 3) + [seeds])
+                env_rows.append([Cell(e), Cell(agent), Cell("—"), Cell("—")] + declared + [Cell("—")] * (len(env_head) - 7)
+                                + [seeds])
                 continue
             n = cell["n"]
             env_rows.append([
-                Cell(e), Cell(agent), _est_cell(cell["iqm"], n), _est_cell(cell["mean"], n),
+                Cell(e), Cell(agent), _est_cell(cell["iqm"], n), _est_cell(cell["mean"], n), *declared,
                 Cell(" → ".join(f"{s:.2f}" for s in cell["success_per_episode"]), cell["success_per_episode"][-1]),
                 _est_cell(cell["return_mean"], n, 1),
                 Cell(" → ".join(f"{r.point:.1f}" for r in cell["return_per_episode"]), cell["return_per_episode"][-1].point),
@@ -333,6 +343,32 @@ def _tables(summary: dict[str, Any]) -> tuple[Table, Table, Table]:
     for h, rs in ((head, rows), (env_head, env_rows), (pi_head, pi_rows)):
         assert all(len(r) == len(h) for r in rs), "a table row without one cell per column"
     return (head, rows), (env_head, env_rows), (pi_head, pi_rows)
+
+
+def _exploration_cell(cells: dict[str, dict[str, Any]]) -> Cell:
+    """Exploration episodes per trial of an agent's runs in ``cells`` (environment -> its per-env entry): one
+    number when they agree, else the range with each environment's."""
+    per_env = {e: c["exploration_episodes"] for e, c in cells.items()}
+    values = sorted({v for vs in per_env.values() for v in vs})
+    if not values:
+        return Cell("—")
+    if len(values) == 1:
+        return Cell(str(values[0]), values[0])
+    notes = ", ".join(f"{e.removeprefix('meld/')} {'/'.join(map(str, vs))}" for e, vs in per_env.items())
+    return Cell(f"{values[0]}–{values[-1]}", values[-1], f"({notes})")
+
+
+def _declared_cell(cells: dict[str, dict[str, Any]]) -> Cell:
+    """The overall table's one cell for both: the exploration episodes, with the action mode in its note."""
+    episodes, actions = _exploration_cell(cells), _actions_cell(cells)
+    note = "; ".join(x for x in (episodes.interval.strip("()"), f"{actions.text} actions") if x)
+    return Cell(episodes.text, episodes.value, f"({note})")
+
+
+def _actions_cell(cells: dict[str, dict[str, Any]]) -> Cell:
+    """What an agent's runs in ``cells`` said they do at meta-test: sampled, mean or unstated."""
+    modes = sorted({m for c in cells.values() for m in c["meta_test_actions"]})
+    return Cell(" / ".join(modes)) if modes else Cell("—")
 
 
 def _failed_runs(summary: dict[str, Any]) -> list[str]:
@@ -367,7 +403,9 @@ def _intro(summary: dict[str, Any], runs: list[Run], reps: int, seed: int) -> st
             "[seeds, environments]; per-environment scores over [seeds, test tasks]. Intervals in brackets: 95% "
             "stratified bootstrap over seeds (each environment's or test task's runs resampled; "
             f"{reps} resamples, seed {seed}), shown only where {MIN_SEEDS_FOR_INTERVAL} or more seeds stand behind a "
-            "number; 'n seeds' says how many do.")
+            "number; 'n seeds' says how many do. 'Exploration episodes': unscored episodes the agent asked for on "
+            "each trial's task before the scored trial (an exploration phase, as PEARL's), not counted in its score; "
+            "'Actions': whether it sampled its actions at meta-test or took their mean ('unstated' when it does not say).")
 
 
 def write_markdown(summary: dict[str, Any], runs: list[Run], refused: list[tuple[str, list[str]]], made: list[str],

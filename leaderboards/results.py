@@ -6,7 +6,8 @@ Layout under a results folder::
     <results>/<preset>/<agent>/<env ...>/seed_<seed>.ckpt/          # while the run is unfinished
     <results>/<preset>/<agent>/<env ...>/.seed_<seed>.lock          # held by the process running it
 
-A file holds one ``header`` line, one ``eval`` line per evaluation point (``index`` 0, 1, ...,
+A file holds one ``header`` line (its ``agent`` with ``exploration_episodes`` and ``meta_test_actions``,
+read as 0 and unstated where an older file lacks them), one ``eval`` line per evaluation point (``index`` 0, 1, ...,
 consecutive) and, once the run is complete, an ``end`` line; a run that raised ends with a ``failed``
 line instead (its error; running it again drops that line and resumes). Every write replaces the whole file
 through a temporary file and ``os.replace``, so a kill leaves the old or the new file, never half
@@ -21,6 +22,8 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from meld_envs.interface import ACTION_MODES
 
 SCHEMA_VERSION = 1
 
@@ -38,8 +41,22 @@ EVAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "wall_clock_s": (int, float), "success_rate": (int, float), "success_per_episode": list,
     "return_per_episode": list, "per_task": list,
 }
+# written by this version's runner, checked when present: a file without them was written before agents could
+# ask for exploration episodes (so it had none) or state their action mode ("unstated")
+AGENT_OPTIONAL_FIELDS = ("exploration_episodes", "meta_test_actions")
+EVAL_OPTIONAL_FIELDS = ("exploration_env_steps",)
 END_FIELDS: dict[str, type | tuple[type, ...]] = {"record": str, "env_steps": int, "wall_clock_s": (int, float)}
 FAILED_FIELDS: dict[str, type | tuple[type, ...]] = {**END_FIELDS, "error": str}
+
+
+def exploration_episodes(header: dict[str, Any]) -> int:
+    """Unscored exploration episodes the agent of ``header`` got before each meta-test trial (0 when not recorded)."""
+    return int(header.get("agent", {}).get("exploration_episodes", 0) or 0)
+
+
+def meta_test_actions(header: dict[str, Any]) -> str:
+    """``"sampled"``, ``"mean"`` or ``"unstated"``: what the agent of ``header`` said it does at meta-test."""
+    return header.get("agent", {}).get("meta_test_actions") or "unstated"
 
 
 class ResultsError(ValueError):
@@ -171,6 +188,7 @@ def check_records(
         problems.append(f"protocol version {header['protocol']!r} is not {protocol_version!r}; "
                         "results of different protocol versions are not comparable")
     problems += _check_fields("header.agent", header["agent"], AGENT_FIELDS)
+    problems += _check_agent_declarations(header["agent"])
     params = header["protocol_params"]
     problems += _check_fields("header.protocol_params", params, PROTOCOL_PARAM_FIELDS)
     if split_hash is not None:
@@ -231,6 +249,7 @@ def check_records(
                  for v in r["success_per_episode"] + r["return_per_episode"]):
             problems.append(f"line {number}: per-episode values must be finite numbers")
         problems += _check_per_task(number, r["per_task"], params)
+        problems += _check_exploration_steps(number, r, header, params)
     if len(evals) > len(expected_steps):
         problems.append(f"{len(evals)} evaluation points, the protocol has {len(expected_steps)}")
     if failed:
@@ -246,6 +265,32 @@ def check_records(
     elif require_complete:
         problems.append(f"incomplete run: {len(evals)} of {len(expected_steps)} evaluation points and no end record")
     return problems
+
+
+def _check_agent_declarations(agent: dict[str, Any]) -> list[str]:
+    """``exploration_episodes`` an integer >= 0 and ``meta_test_actions`` one of ``ACTION_MODES`` or null, where present."""
+    problems = []
+    n = agent.get("exploration_episodes", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        problems.append(f"header.agent: exploration_episodes={n!r}, expected an integer >= 0")
+    mode = agent.get("meta_test_actions")
+    if mode is not None and mode not in ACTION_MODES:
+        problems.append(f"header.agent: meta_test_actions={mode!r}, expected one of {', '.join(map(repr, ACTION_MODES))} or null")
+    return problems
+
+
+def _check_exploration_steps(number: int, r: dict[str, Any], header: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """An eval record's ``exploration_env_steps``, where present: an integer within what the header's exploration
+    episodes allow (none without them) and within ``eval_env_steps``."""
+    if "exploration_env_steps" not in r:
+        return []
+    steps = r["exploration_env_steps"]
+    n = exploration_episodes(header)
+    most = n * params["max_episode_steps"] * params["trials_per_task"] * len(params["test_tasks"])
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= min(most, r["eval_env_steps"]):
+        return [f"line {number}: exploration_env_steps {steps!r} outside 0..{min(most, r['eval_env_steps'])} "
+                f"({n} exploration episode(s) per trial of at most {params['max_episode_steps']} steps)"]
+    return []
 
 
 def _check_per_task(number: int, per_task: list, params: dict[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import meld_envs
 from leaderboards import agents, protocol, results
-from meld_envs.interface import BudgetExhausted
+from meld_envs.interface import BudgetExhausted, exploration_episodes_of, meta_test_actions_of
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, age
             "class": agents.class_path(agent_cls),
             "overrides": dict(spec.overrides),
             "config": agents.agent_config(agent),
+            "exploration_episodes": exploration_episodes_of(agent),  # unscored episodes before each meta-test trial
+            "meta_test_actions": meta_test_actions_of(agent),  # "sampled", "mean" or None (unstated)
         },
         "package_version": package_version(),
         "task_split_hash": protocol.task_split_hash(spec.env_id),

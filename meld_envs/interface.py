@@ -8,7 +8,10 @@ One module, imported by the leaderboard's protocol and by every agent package al
   allowance through the one ``StepBudget`` wrapper, which raises the one ``BudgetExhausted``.
 - ``run_trial`` / ``run_trials``: one meta-test trial as the protocol runs it (Algorithm 2): the agent sees the
   observation, the reward of its test reward mode (the sparse one on sparse tasks, never the shaped one) and an
-  ``info`` with only ``episode_in_trial`` and ``episode_end``. ``eval_seed`` gives the protocol's reset seeds.
+  ``info`` with only ``episode_in_trial`` and ``episode_end``. ``eval_seed`` gives the protocol's reset seeds. An agent
+  that declares ``exploration_episodes`` gets that many unscored episodes on the same task first
+  (``exploration_seed`` gives their reset seeds); ``meta_test_actions`` says whether it samples its actions or takes
+  their mean at meta-test. Both are recorded with every result.
 - ``Agent``: the methods the protocol calls; ``RandomAgent``: the floor every agent must beat.
 
 Life of an agent in one protocol run::
@@ -37,6 +40,8 @@ from meld_envs.wrappers import Trial
 
 VISIBLE_INFO_KEYS = ("episode_in_trial", "episode_end")  # what of a step's info an agent sees at meta-test
 _EVAL_SEED = 20_201_116  # root of the meta-test reset seeds: the same starts for every agent and run seed
+_EXPLORATION_SEED = 20_190_531  # root of the exploration episodes' reset seeds (another root: other starts)
+ACTION_MODES = ("sampled", "mean")  # what an agent's ``meta_test_actions`` may say
 
 
 @dataclass(frozen=True)
@@ -160,13 +165,29 @@ class Agent(Protocol):
         Stepping past the allowance raises ``BudgetExhausted``."""
 
     def reset(self) -> None:
-        """A test trial on a new, unknown task begins: forget the task, keep what was learned."""
+        """A test trial on a new, unknown task begins: forget the task, keep what was learned.
+
+        Called once per trial, before its exploration episodes (if any): the agent keeps its memory across those
+        and into the scored episodes."""
 
     def act(self, obs: Any, reward: float, info: dict[str, Any]) -> np.ndarray:
-        """The action for ``obs``, given the reward of the previous step (0.0 at trial start).
+        """The action for ``obs``, given the reward of the previous step (0.0 at the first step after ``reset``).
 
         ``info`` holds only what the agent may see: ``episode_in_trial`` and, on the first step of a later episode
-        of the trial, ``episode_end=True``."""
+        of the trial, ``episode_end=True``. During an exploration episode (see ``exploration_episodes``) it holds
+        ``exploration=True`` and ``exploration_episode`` (0-based) instead of ``episode_in_trial``; the first step
+        of every episode after the first carries ``episode_end=True`` and the reward of the previous episode's last
+        step, so the scored trial's first step after exploration has ``episode_in_trial=0, episode_end=True``."""
+
+    # Optional attributes, read by the protocol with ``getattr`` (an agent without them is valid):
+    #
+    # ``exploration_episodes: int`` (absent: 0): unscored episodes the agent asks for on the task of each meta-test
+    #     trial, run after ``reset`` and before the scored trial, reset with ``exploration_seed`` (starts the scored
+    #     trial never uses). Their env steps are counted (``TrialResult.exploration_steps``) and every results header
+    #     and report shows the number next to the score: an agent that needs an exploration phase (PEARL) is scored
+    #     after it, and readers see who got extra episodes.
+    # ``meta_test_actions: str`` (absent: "unstated"): ``"sampled"`` when the agent draws its actions from its policy
+    #     at meta-test, ``"mean"`` when it takes the policy's mean (deterministic) action. Recorded and reported.
 
     def save(self, path: str) -> Any:
         """Write everything needed to continue exactly into the folder ``path``.
@@ -193,6 +214,8 @@ class RandomAgent:
     """Uniform random actions from an owned generator, no learning: the floor every agent must beat. It
     "meta-trains" by stepping train tasks at random, so the protocol's step counting and timing are exercised as a
     real agent's are."""
+
+    meta_test_actions = "sampled"  # uniform draws; no exploration episodes
 
     def __init__(self, env_info: EnvInfo, seed: int = 0, **overrides: Any) -> None:
         self.env_info = env_info
@@ -258,6 +281,38 @@ def eval_seed(task_index: int, trial: int) -> int:
     return int(np.random.SeedSequence([_EVAL_SEED, task_index, trial]).generate_state(1)[0])
 
 
+def exploration_seed(trial_seed: int, episode: int) -> int:
+    """The reset seed of exploration episode ``episode`` (0-based) before the trial reset with ``trial_seed``:
+    derived from both under another root than ``eval_seed``'s, so deterministic and never the trial's own seed."""
+    if isinstance(episode, bool) or not isinstance(episode, (int, np.integer)) or episode < 0:
+        raise ValueError(f"episode={episode!r}: must be a non-negative integer")
+    bump = 0
+    while True:  # a collision with the trial's seed is astronomically unlikely; stepping past it keeps them distinct
+        seed = int(np.random.SeedSequence([_EXPLORATION_SEED, int(trial_seed), int(episode), bump]).generate_state(1)[0])
+        if seed != int(trial_seed):
+            return seed
+        bump += 1
+
+
+def exploration_episodes_of(agent: Any) -> int:
+    """The agent's ``exploration_episodes`` (0 when it has none); a ``ValueError`` for anything but an integer >= 0."""
+    n = getattr(agent, "exploration_episodes", 0)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{type(agent).__name__}.exploration_episodes={n!r}: must be an integer >= 0 "
+                         "(unscored episodes on the trial's task before the scored trial; 0 = none)")
+    return int(n)
+
+
+def meta_test_actions_of(agent: Any) -> str | None:
+    """The agent's ``meta_test_actions`` (None when it does not say); a ``ValueError`` for a value other than
+    those of ``ACTION_MODES``."""
+    mode = getattr(agent, "meta_test_actions", None)
+    if mode is not None and mode not in ACTION_MODES:
+        raise ValueError(f"{type(agent).__name__}.meta_test_actions={mode!r}; allowed: "
+                         f"{', '.join(map(repr, ACTION_MODES))} (or no such attribute: unstated)")
+    return mode
+
+
 @dataclass
 class TrialResult:
     """One meta-test trial of ``E`` episodes."""
@@ -269,9 +324,12 @@ class TrialResult:
     rewards: list[float] = field(default_factory=list)  # reward of every step, as the agent saw it
     shaped_rewards: list[float] = field(default_factory=list)
     predictions: list[tuple[float, float]] = field(default_factory=list)  # the agent's predicted reward mean/std per step
+    exploration_returns: list[float] = field(default_factory=list)  # [exploration episodes] returns the agent saw, unscored
+    exploration_steps: int = 0  # env steps of the exploration episodes before the trial
 
     @property
     def steps(self) -> int:
+        """Env steps of the scored trial (``exploration_steps`` not included)."""
         return len(self.rewards)
 
 
@@ -285,10 +343,39 @@ def make_test_env(env_id: str, split: str = "test", obs_mode: str = "pixels", ta
     return Trial(env, episodes=episodes) if episodes > 1 else env
 
 
+def _explore(agent: Any, env: gym.Env, task: int, seed: int, episodes: int) -> tuple[list[float], int, float]:
+    """``episodes`` unscored episodes of ``agent`` on ``task``, each one episode of the env inside ``Trial`` reset with
+    ``exploration_seed(seed, k)``. Returns their returns (the reward the agent saw), their env steps and the reward
+    of the last step (the agent gets it with the next episode's first observation)."""
+    inner = env.env if isinstance(env, Trial) else env  # one episode, not a trial of several
+    returns, steps, reward = [], 0, 0.0
+    for k in range(episodes):
+        obs, _ = inner.reset(seed=exploration_seed(seed, k), options={"task": task})
+        visible: dict[str, Any] = {"exploration": True, "exploration_episode": k}
+        if k > 0:
+            visible["episode_end"] = True
+        total = 0.0
+        while True:
+            action = agent.act(obs, reward, visible)
+            obs, r, terminated, truncated, _ = inner.step(action)
+            reward = float(r)
+            total += reward
+            steps += 1
+            if terminated or truncated:
+                break
+            visible = {"exploration": True, "exploration_episode": k}
+        returns.append(total)
+    return returns, steps, reward
+
+
 def run_trial(agent: Any, env: gym.Env, task: int, seed: int, frames: list[np.ndarray] | None = None) -> TrialResult:
-    """One meta-test trial of ``agent`` on task ``task`` of ``env``'s split (``make_test_env``), reset with ``seed``.
-    With ``frames``, appends the env's ``render()`` frame of every step (the env needs ``render_mode="rgb_array"``).
-    An agent with ``record_predictions`` / ``predictions`` (MELD) has its reward predictions kept."""
+    """One meta-test trial of ``agent`` on task ``task`` of ``env``'s split (``make_test_env``), reset with ``seed``,
+    after the agent's ``exploration_episodes`` (unscored, on the same task, reset with ``exploration_seed(seed, k)``;
+    the agent is ``reset`` once, before them, and keeps its memory into the trial).
+    With ``frames``, appends the env's ``render()`` frame of every step of the scored trial (the env needs
+    ``render_mode="rgb_array"``). An agent with ``record_predictions`` / ``predictions`` (MELD) has its reward
+    predictions kept."""
+    n_explore = exploration_episodes_of(agent)
     episodes = env.episodes if isinstance(env, Trial) else 1
     returns, shaped, success = [0.0] * episodes, [0.0] * episodes, [False] * episodes
     rewards: list[float] = []
@@ -297,10 +384,13 @@ def run_trial(agent: Any, env: gym.Env, task: int, seed: int, frames: list[np.nd
     if recording is not None:
         agent.record_predictions = True
     agent.reset()
+    exploration_returns, exploration_steps, reward = _explore(agent, env, task, seed, n_explore)
+    if n_explore and isinstance(getattr(agent, "predictions", None), list):
+        agent.predictions.clear()  # the kept predictions are the scored trial's
     obs, _ = env.reset(seed=seed, options={"task": task})
     if frames is not None:
         frames.append(env.render())
-    reward, visible = 0.0, {"episode_in_trial": 0}
+    visible: dict[str, Any] = {"episode_in_trial": 0, **({"episode_end": True} if n_explore else {})}
     while True:
         action = agent.act(obs, reward, visible)
         obs, reward, terminated, truncated, info = env.step(action)
@@ -320,7 +410,8 @@ def run_trial(agent: Any, env: gym.Env, task: int, seed: int, frames: list[np.nd
     predictions = list(getattr(agent, "predictions", []))
     if recording is not None:
         agent.record_predictions = recording
-    return TrialResult(task, returns, shaped, success, rewards, shaped_rewards, predictions)
+    return TrialResult(task, returns, shaped, success, rewards, shaped_rewards, predictions, exploration_returns,
+                       exploration_steps)
 
 
 def run_trials(agent: Any, env_id: str, split: str = "test", task_indices: list[int] | None = None,

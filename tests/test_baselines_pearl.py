@@ -1,5 +1,6 @@
 """PEARL: the product of Gaussians against a hand computation, the context encoder learning through
-the critic, meta-test posterior sampling, the train command (resume exact), the leaderboard smoke."""
+the critic, training contexts from the encoder buffer, meta-test posterior sampling after the exploration
+episodes (oyster's collect_paths), the train command (resume exact), the leaderboard smoke."""
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from baselines.pearl import PEARL, make_config, product_of_gaussians
 from baselines.pearl.networks import kl_to_standard_normal
 from leaderboards import agents
 from leaderboards import run as lb_run
+from meld_envs import interface
 from meld_envs.interface import TrainContext, env_info
 
 TINY = {"train.initial_trials_per_task": 0, "train.collect_tasks": 2, "train.meta_batch": 2, "train.batch_size": 16,
@@ -51,9 +53,15 @@ def test_paper_defaults_and_presets():
     config = make_config("meld/Reacher-v0")  # no preset: the paper's values
     assert config.context.latent_size == 5 and config.context.kl_weight == 0.1 and config.context.posterior_update_every is None
     assert config.encoder.conv_filters == (32, 64, 128, 256, 256) and config.train.meta_batch == 16
-    assert make_config("meld/CheetahVel-v0").context.posterior_update_every == 10
+    assert config.train.exploration_episodes == 1 and config.train.deterministic_test  # oyster num_exp_traj_eval, eval_deterministic
+    assert make_config("meld/CheetahVel-v0").train.exploration_episodes == 2  # oyster configs/cheetah-vel.json
+    assert make_config("meld/Nav2D-v0").train.exploration_episodes == 5  # oyster configs/sparse-point-robot.json
     with pytest.raises(ValueError, match="context_reward='dense'"):
         make_config("meld/Nav2D-v0", context_reward="dense")
+    with pytest.raises(ValueError, match=r"train.exploration_episodes=-1: must be an integer >= 0"):
+        make_config("meld/Reacher-v0", exploration_episodes=-1)
+    with pytest.raises(ValueError, match=r"train.prior_trials=0: must be a positive integer"):
+        make_config("meld/Reacher-v0", prior_trials=0)
 
 
 def _agent(**extra):
@@ -88,17 +96,81 @@ def test_context_encoder_learns_through_the_critic_loss_and_the_actor_does_not_t
 
 
 def test_meta_test_explores_with_the_prior_then_acts_with_the_posterior():
-    agent, _ = _agent()
+    agent, _ = _agent(**{"train.exploration_episodes": 2})
+    assert agent.exploration_episodes == 2 and agent.meta_test_actions == "mean"
     obs = np.zeros(4, np.float32)
+    zeros, ones = torch.zeros(1, 5), torch.ones(1, 5)
     agent.reset()
-    prior_z = agent.z.clone()
-    for t in range(20):
-        agent.act(obs, 0.0, {"episode_in_trial": 0})
-        assert torch.equal(agent.z, prior_z)  # the whole first episode explores with one prior sample
-    agent.act(obs, 1.0, {"episode_in_trial": 1, "episode_end": True})
-    assert len(agent._context) == 20 and not torch.equal(agent.z, prior_z)  # posterior from the 20 transitions
+    agent.act(obs, 0.0, {"exploration": True, "exploration_episode": 0})
+    first_z = agent.z.clone()
+    for t in range(19):
+        agent.act(obs, 0.0, {"exploration": True, "exploration_episode": 0})
+        assert torch.equal(agent.z, first_z)  # one prior sample for the whole episode
+    agent.act(obs, 1.0, {"exploration": True, "exploration_episode": 1, "episode_end": True})
+    # oyster: the prior (a new sample) until num_exp_traj_eval paths are done
+    assert not torch.equal(agent.z, first_z) and torch.equal(agent.z_mean, zeros) and torch.equal(agent.z_var, ones)
+    for t in range(19):
+        agent.act(obs, 0.0, {"exploration": True, "exploration_episode": 1})
+    agent.act(obs, 0.0, {"episode_in_trial": 0, "episode_end": True})  # the scored trial: the posterior of all 40
+    assert len(agent._context) == 40 and not torch.equal(agent.z_mean, zeros) and not torch.equal(agent.z_var, ones)
     agent.reset()
-    assert agent._context == [] and not torch.equal(agent.z, prior_z)  # a fresh prior sample for a new task
+    assert agent._context == [] and agent.z is None and torch.equal(agent.z_mean, zeros)
+
+
+def test_reacher_meta_test_acts_on_the_posterior_after_exploration_without_touching_the_training_stream():
+    """On a one-episode task (Reacher) the scored episode acts with z from q(z | exploration episode), not the prior;
+    the trial's noise comes from its own generator, so evaluating twice gives the same trial and training is unmoved."""
+    env_id = "meld/Reacher-v0"
+    spec = env_info(env_id, "state")
+    agent = PEARL(spec, seed=0, **{k.replace(".", "__"): v for k, v in TINY.items()})
+    assert agent.exploration_episodes == 1 and spec.episodes_per_trial == 1
+    seen = []
+    act = agent.act
+
+    def recording_act(obs, reward=0.0, info=None):
+        action = act(obs, reward, info)
+        seen.append((bool(info.get("exploration")), agent.z.clone(), agent.z_mean.clone(), agent.z_var.clone()))
+        return action
+
+    agent.act = recording_act
+    env = interface.make_test_env(env_id, obs_mode="state")
+    act_state, rng_state = agent.act_generator.get_state(), agent.rng.bit_generator.state
+    try:
+        result = interface.run_trial(agent, env, 0, interface.eval_seed(0, 0))
+        again = interface.run_trial(agent, env, 0, interface.eval_seed(0, 0))
+    finally:
+        env.close()
+    T = spec.max_episode_steps
+    assert result.exploration_steps == T and result.steps == T and len(seen) == 4 * T
+    explore, scored = seen[:T], seen[T:2 * T]
+    assert all(e for e, *_ in explore) and not any(e for e, *_ in scored)
+    assert all(torch.equal(m, torch.zeros(1, 5)) and torch.equal(v, torch.ones(1, 5)) for _, _, m, v in explore)  # prior
+    z, mean, var = scored[0][1:]
+    assert not torch.equal(mean, torch.zeros(1, 5)) and bool((var < 1).all())  # the posterior of T transitions
+    assert not torch.equal(z, explore[0][1]) and all(torch.equal(s[1], z) for s in scored)  # one posterior z all episode
+    assert result.episode_returns == again.episode_returns and torch.equal(seen[2 * T][1], explore[0][1])
+    assert torch.equal(agent.act_generator.get_state(), act_state) and agent.rng.bit_generator.state == rng_state
+    agent.close()
+
+
+def test_training_contexts_come_from_the_encoder_buffer_of_recent_prior_trials():
+    agent, spec = _agent(**{"train.prior_trials": 1, "train.posterior_trials": 1})
+    ctx = TrainContext(spec, "state")
+    steps = 4 * agent.trial_steps
+    ctx.allow(steps)
+    agent.meta_train(ctx, steps)  # one iteration: 2 tasks x (1 prior + 1 extra-posterior trial)
+    replay = agent.replay
+    held = [k for k in range(replay.num_tasks) if replay.size(k)]
+    assert len(held) == 2 and all(replay.size(k) == 2 and len(agent._enc_slots[k]) == 1 for k in held)
+    for k in held:
+        assert agent._enc_slots[k] == [int((replay.counts[k] - 2) % replay.capacity)]  # this iteration's prior trial
+    # a context holds transitions of encoder-buffer trials only
+    task = held[0]
+    slot = agent._enc_slots[task][0]
+    obs, _, _ = agent._enc_context(np.array([task]))
+    stored = torch.as_tensor(replay.arrays["obs"][task, slot])
+    assert all(any(torch.equal(o, s) for s in stored) for o in obs[0])
+    agent.close()
 
 
 def _cli(*args):

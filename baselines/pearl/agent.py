@@ -1,14 +1,47 @@
 """The PEARL agent (Rakelly et al., ICML 2019) on meld-bench: meta-training (Algorithm 1) and
-meta-testing (Algorithm 2: posterior sampling) behind the leaderboard's agent interface.
+meta-testing (Algorithm 2: posterior sampling) behind the leaderboard's agent interface, as the
+authors' code (oyster, github.com/katerakelly/oyster) runs them.
 
-Meta-test, as the MELD paper evaluates PEARL (section 5.1): the first episode of a trial explores
-with z drawn from the prior; at each episode boundary the posterior over z is inferred from every
-transition of the trial so far and a new z drawn, so the last episode (the one the protocol scores)
-acts with the posterior. ``context.posterior_update_every`` also re-infers z inside an episode,
-for one-episode trials (CheetahVel), where the protocol gives no separate exploration episode.
+Meta-test (oyster ``MetaRLAlgorithm.collect_paths``; MELD paper 5.1 evaluates PEARL only after its
+exploration phase): the agent declares ``exploration_episodes`` (``train.exploration_episodes``,
+oyster ``num_exp_traj_eval``), which the protocol runs unscored on the trial's task before the scored
+trial. The context accumulates every transition from ``reset`` on. Episodes before the last
+exploration episode's end act with z from the prior (a new sample each episode); after the last
+exploration episode, and after every later episode, the posterior q(z | context) is inferred and a
+new z drawn, so every scored episode acts on the posterior. Actions at meta-test are the policy's
+mean (oyster ``eval_deterministic=True``; ``meta_test_actions`` says so); z samples come from a
+generator seeded per trial from the agent's seed and the trial's first observation, so evaluating
+does not change the training stream.
+
+Meta-training (oyster ``MetaRLAlgorithm.train`` / ``collect_data``, ``PEARLSoftActorCritic``): the
+initial trials act with z from the prior; each iteration, for each of ``collect_tasks`` sampled
+tasks, the task's encoder buffer is cleared, ``prior_trials`` trials with z from the prior are
+collected into both the replay and the encoder buffer, then ``posterior_trials`` trials with z from
+the posterior of a context drawn from the encoder buffer go into the replay only (oyster
+``num_extra_rl_steps_posterior``). Training contexts are drawn from each task's encoder buffer
+(oyster ``enc_replay_buffer``: recent, prior-policy data of the task); RL batches from the whole replay.
+
+Deviations from oyster, with the reason:
+
+- Trials, not paths: collection counts whole trials (``episodes_per_trial`` episodes of the task, 2 on
+  sparse environments) in the protocol's ``Trial`` envs, and amounts are in trials per task, not
+  transitions (oyster: 400 prior + 400 extra-posterior steps per task); the encoder buffer is a list
+  of the replay's trial slots, not a second copy of the data (pixels twice would not fit in memory).
+- Extra-posterior trials draw z from a fresh encoder-buffer context at every episode start; oyster's
+  first extra-posterior path of an iteration still acts on the prior (``collect_data`` starts with
+  ``clear_z``). The first is kept out of the encoder buffer either way.
+- A task whose encoder buffer is empty (its prior trial was cut short by a physics error, or
+  overwritten in a replay too small to hold one iteration) has its extra-posterior trial collected with
+  the prior instead, and its training contexts drawn from its whole replay.
+- ``context.posterior_update_every`` (off by default; not in oyster) also re-infers z every N steps
+  inside an episode after the exploration phase.
+- SAC is MELD's twin-Q SAC on MELD's conv encoder (``update.py``), so the benchmark's agents differ
+  only in how they infer the task; replay and batch sizes are sized for a 2-core CPU (``config.py``).
 """
 from __future__ import annotations
 
+import ast
+import hashlib
 import time
 from collections import defaultdict
 from typing import Any
@@ -24,6 +57,12 @@ from meld_agent.config import ReplayConfig, override
 from meld_agent.context import agent_config, device_of
 from meld_agent.replay import TrialReplay
 from meld_envs.interface import EnvInfo, TrainContext
+
+
+def _trial_seed(seed: int, obs: Any) -> int:
+    """A seed for a meta-test trial's noise: the agent's seed and the trial's first observation, hashed."""
+    digest = hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8, key=seed.to_bytes(8, "little", signed=True))
+    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 class PEARL:
@@ -46,9 +85,11 @@ class PEARL:
         self.context_reward = config.context.context_reward or ("sparse" if info.sparse_at_test else "shaped")
         self.learner = PEARLLearner(self.obs_shape, self.action_size, config, config.seed + 1000, self.device)
         self.rng = np.random.default_rng([config.seed, 0])  # tasks, env seeds, collection modes, contexts
-        self.act_generator = torch.Generator(device=self.device)  # z samples and policy noise while acting
+        self.act_generator = torch.Generator(device=self.device)  # z samples and policy noise while collecting
         self.act_generator.manual_seed(config.seed + 2)
+        self.test_generator = torch.Generator(device=self.device)  # the same at meta-test, seeded per trial
         self.replay: TrialReplay | None = None
+        self._enc_slots: list[list[int]] = []  # per train task: replay slots of its encoder buffer (oyster enc_replay_buffer)
         self.logger: Any = None  # callable (metrics, env_step) -> None
         self.counters: dict[str, float] = defaultdict(float)
         self._envs: dict[int, gym.Env] = {}
@@ -56,24 +97,62 @@ class PEARL:
         self.reset()
 
     # -- meta-testing (Algorithm 2) ----------------------------------------------------------
+    @property
+    def exploration_episodes(self) -> int:
+        """Unscored episodes the protocol runs on a trial's task before the scored trial (oyster num_exp_traj_eval)."""
+        return int(self.config.train.exploration_episodes)
+
+    @property
+    def meta_test_actions(self) -> str:
+        """``"mean"`` with ``train.deterministic_test`` (oyster's evaluation), else ``"sampled"``."""
+        return "mean" if self.config.train.deterministic_test else "sampled"
+
     def reset(self) -> None:
-        """A trial on a new task: empty context, z from the prior N(0, I)."""
+        """A trial on a new task: empty context, q(z) the prior N(0, I); z is drawn at the first ``act``
+        (at meta-test from the trial's own generator)."""
         self._context: list[tuple[torch.Tensor, torch.Tensor, float]] = []
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
         self._steps_in_episode = 0
-        self.z = torch.randn(1, self.config.context.latent_size, generator=self.act_generator, device=self.device)
-        self.fixed_z = False
+        self._episode = 0  # episodes begun since reset, exploration episodes included, minus one
+        self._mode = "test"  # "test" | "prior" (collecting, z ~ prior) | "posterior" (collecting, z ~ q(z | encoder buffer))
+        self._train_task: int | None = None
+        latent = self.config.context.latent_size
+        self.z_mean = torch.zeros(1, latent, device=self.device)
+        self.z_var = torch.ones(1, latent, device=self.device)
+        self.z: torch.Tensor | None = None
+
+    def _generator(self) -> torch.Generator:
+        return self.test_generator if self._mode == "test" else self.act_generator
+
+    def _prior_z(self) -> None:
+        """q(z) back to the prior; a new z from it."""
+        self.z_mean.zero_()
+        self.z_var.fill_(1.0)
+        self.z = self.learner.sample_z(self.z_mean, self.z_var, self._generator())
 
     @torch.no_grad()
     def infer(self) -> None:
-        """Posterior over z from the trial's transitions so far; draws a new z from it."""
+        """Posterior over z from every transition since ``reset`` (oyster ``infer_posterior``); draws a new z from it."""
         if not self._context:
             return
         feats = torch.cat([c[0] for c in self._context]).unsqueeze(0)
         actions = torch.cat([c[1] for c in self._context]).unsqueeze(0)
         rewards = torch.tensor([[c[2] for c in self._context]], dtype=torch.float32, device=self.device)
-        mean, var = self.learner.posterior(feats, actions, rewards)
-        self.z = self.learner.sample_z(mean, var, self.act_generator)
+        self.z_mean, self.z_var = self.learner.posterior(feats, actions, rewards)
+        self.z = self.learner.sample_z(self.z_mean, self.z_var, self._generator())
+
+    def _start_episode(self) -> None:
+        """z for the episode beginning now (``self._episode``, 0-based since ``reset``)."""
+        if self._mode == "prior":  # oyster collect_data(update_posterior_rate=inf): the prior, resampled every path
+            self._prior_z()
+        elif self._mode == "posterior":  # oyster: the posterior of an encoder-buffer context, re-inferred every path
+            assert self._train_task is not None
+            self.z_mean, self.z_var = self._enc_posterior(self._train_task)
+            self.z = self.learner.sample_z(self.z_mean, self.z_var, self.act_generator)
+        elif self._episode < max(self.exploration_episodes, 1):  # oyster collect_paths: the prior until num_exp_traj_eval paths
+            self._prior_z()
+        else:  # ... then the posterior of everything seen on the task, re-inferred after every path
+            self.infer()
 
     @torch.no_grad()
     def _policy(self, obs: Any, reward: float, new_episode: bool, deterministic: bool) -> np.ndarray:
@@ -81,17 +160,27 @@ class PEARL:
         if self._pending is not None:  # the previous step's transition is complete now that its reward is known
             self._context.append((*self._pending, float(reward)))
         every = self.config.context.posterior_update_every
-        if new_episode:
+        if self.z is None:  # the first step after reset
+            if self._mode == "test":
+                self.test_generator.manual_seed(_trial_seed(self.config.seed, obs))
+            self._start_episode()
+        elif new_episode:
+            self._episode += 1
             self._steps_in_episode = 0
-        if not self.fixed_z and (new_episode or (every and self._steps_in_episode and self._steps_in_episode % every == 0)):
+            self._start_episode()
+        elif (self._mode == "test" and every and self._episode >= self.exploration_episodes
+              and self._steps_in_episode and self._steps_in_episode % every == 0):
             self.infer()
-        action, _ = self.learner.actor(torch.cat([feat, self.z], dim=-1), self.act_generator, deterministic=deterministic)
+        assert self.z is not None
+        action, _ = self.learner.actor(torch.cat([feat, self.z], dim=-1), self._generator(), deterministic=deterministic)
         self._pending = (feat, action)
         self._steps_in_episode += 1
         return action[0].cpu().numpy().astype(np.float32)
 
     def act(self, obs: Any, reward: float = 0.0, info: dict[str, Any] | None = None) -> np.ndarray:
-        """The next action; ``reward`` (the previous step's) joins the context (paper Algorithm 2)."""
+        """The next action; ``reward`` (the previous step's) joins the context (paper Algorithm 2). A new episode
+        (``info["episode_end"]``, exploration episodes included) draws a new z: from the prior during the
+        exploration phase, from the posterior after it."""
         new_episode = bool((info or {}).get("episode_end", False))
         return self._policy(obs, reward, new_episode, deterministic=self.config.train.deterministic_test)
 
@@ -111,15 +200,19 @@ class PEARL:
         while budget - used >= self.trial_steps:
             if self.counters["initial_trials"] < t.initial_trials_per_task * len(tasks):  # rlkit num_initial_steps, prior z
                 task = int(self.counters["initial_trials"]) % len(tasks)
-                used += self._collect(ctx, tasks, task, posterior=False)[0]
+                used += self._collect(ctx, tasks, task, posterior=False)[0]  # into the encoder buffer too (rlkit)
                 self.counters["initial_trials"] += 1
                 continue
             started = time.perf_counter()
             chosen = self.rng.choice(len(tasks), size=min(t.collect_tasks, len(tasks)), replace=False)
-            chosen = chosen[: (budget - used) // self.trial_steps]
-            returns, successes, collected = [], [], 0
-            for task in chosen:  # Algorithm 1, lines 3-7
-                n, ret, success = self._collect(ctx, tasks, int(task), posterior=bool(self.rng.random() < t.posterior_trial_fraction))
+            plan = [(int(task), kind) for task in chosen for kind in [False] * t.prior_trials + [True] * t.posterior_trials]
+            plan = plan[: (budget - used) // self.trial_steps]
+            returns, successes, collected, cleared = [], [], 0, set()
+            for task, posterior in plan:  # Algorithm 1, lines 3-7; rlkit MetaRLAlgorithm.train
+                if not posterior and task not in cleared:  # rlkit: enc_replay_buffer.task_buffers[idx].clear()
+                    self._enc_slots[task] = []
+                    cleared.add(task)
+                n, ret, success = self._collect(ctx, tasks, task, posterior=posterior and bool(self._enc_slots[task]))
                 collected += n
                 returns.append(ret)
                 successes.append(success)
@@ -146,6 +239,7 @@ class PEARL:
             replay_config = ReplayConfig(capacity_frames_per_task=self.config.train.capacity_frames_per_task, sequence_length=2)
             self.replay = TrialReplay(num_tasks, self.trial_steps + 1, self.obs_shape, self.action_size, replay_config,
                                       seed=self.config.seed + 7)
+            self._enc_slots = [[] for _ in range(num_tasks)]
         elif self.replay.num_tasks != num_tasks:
             raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
 
@@ -154,31 +248,42 @@ class PEARL:
             env.close()
         self._envs = {}
 
-    @torch.no_grad()
-    def _replay_context_z(self, task: int) -> torch.Tensor:
-        """z from the posterior of a context drawn from ``task``'s replay (rlkit's extra posterior steps)."""
+    def _enc_context(self, tasks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``context_size`` transitions of each of ``tasks`` drawn uniformly from its encoder buffer (rlkit
+        ``sample_context``; the whole replay of a task whose encoder buffer is empty): obs ``[T, C, *obs]``,
+        actions ``[T, C, A]``, rewards ``[T, C]`` of the context reward."""
         assert self.replay is not None
         n = self.config.context.context_size
-        slots = self.rng.integers(0, self.replay.size(task), size=n)
-        frames = self.rng.integers(0, self.trial_steps, size=n)
+        slots = np.stack([self.rng.choice(self._enc_slots[k], size=n) if self._enc_slots[k]
+                          else self.rng.integers(0, self.replay.size(k), size=n) for k in tasks])
+        frames = self.rng.integers(0, self.trial_steps, size=(len(tasks), n))
+        rows = np.asarray(tasks)[:, None]
         arrays = self.replay.arrays
-        obs = torch.as_tensor(np.ascontiguousarray(arrays["obs"][task, slots, frames]), device=self.device)
-        actions = torch.as_tensor(np.ascontiguousarray(arrays["actions"][task, slots, frames]), device=self.device)
-        rewards = torch.as_tensor(arrays[f"{self.context_reward}_reward"][task, slots, frames + 1], device=self.device)
-        mean, var = self.learner.posterior(self.learner.features(obs).unsqueeze(0), actions.unsqueeze(0), rewards.unsqueeze(0))
-        return self.learner.sample_z(mean, var, self.act_generator)
+        obs = torch.as_tensor(np.ascontiguousarray(arrays["obs"][rows, slots, frames]), device=self.device)
+        actions = torch.as_tensor(np.ascontiguousarray(arrays["actions"][rows, slots, frames]), device=self.device)
+        rewards = torch.as_tensor(np.ascontiguousarray(arrays[f"{self.context_reward}_reward"][rows, slots, frames + 1]),
+                                  device=self.device)
+        return obs, actions, rewards
+
+    @torch.no_grad()
+    def _enc_posterior(self, task: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | c) of a context drawn from ``task``'s encoder buffer (rlkit's extra-posterior collection)."""
+        obs, actions, rewards = self._enc_context(np.array([task]))
+        return self.learner.posterior(self.learner.features(obs), actions, rewards)
 
     def _collect(self, ctx: TrainContext, tasks: list, task: int, posterior: bool) -> tuple[int, float, float]:
-        """One trial on ``tasks[task]``; stored when it ran its full length. ``posterior``: act the whole
-        trial with z from a replay context of the task, else as at meta-test (prior, then posteriors)."""
+        """One trial on ``tasks[task]``; stored when it ran its full length. ``posterior=False``: z from the prior,
+        resampled every episode, and the trial joins the task's encoder buffer; ``True``: z from the posterior of
+        an encoder-buffer context at every episode, the trial goes to the replay only."""
         assert self.replay is not None
+        if posterior and not self._enc_slots[task]:
+            raise ValueError(f"train task {task}: its encoder buffer is empty; collect a prior trial first")
         if task not in self._envs:
             self._envs[task] = ctx.make_env(tasks[task], reward_mode="shaped")
         env = self._envs[task]
         obs, info = env.reset(seed=int(self.rng.integers(2**31)))
         self.reset()
-        if posterior and self.replay.size(task) > 0:
-            self.z, self.fixed_z = self._replay_context_z(task), True
+        self._mode, self._train_task = ("posterior" if posterior else "prior"), task
         frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
         reward_in, new_episode, success, steps = 0.0, False, False, 0
         while True:
@@ -195,24 +300,31 @@ class PEARL:
             new_episode = bool(info.get("episode_end", False))
             if terminated or truncated:
                 break
+        self.reset()  # back to meta-test mode
         self.counters["env_steps"] += steps
         self.counters["trials"] += 1
         if len(frames) == self.trial_steps + 1:
+            slot = int(self.replay.counts[task] % self.replay.capacity)
             self.replay.add(task, np.stack(frames), np.stack(actions), np.asarray(shaped, np.float32), np.asarray(sparse, np.float32))
+            enc = self._enc_slots[task]
+            if slot in enc:  # overwritten: the encoder buffer no longer holds that trial
+                enc.remove(slot)
+            if not posterior:
+                enc.append(slot)
         return steps, float(np.sum(shaped)), float(success)
 
     def sample_batch(self) -> TaskBatch:
-        """``meta_batch`` tasks, each with a context and an RL batch of transitions from its replay."""
+        """``meta_batch`` tasks, each with an RL batch of transitions from its replay and a context from its
+        encoder buffer (rlkit ``sample_sac`` / ``sample_context``)."""
         assert self.replay is not None
-        t, c = self.config.train, self.config.context.context_size
-        n = c + t.batch_size
-        raw = self.replay.sample(t.meta_batch, n, self.device)  # windows of 2 frames = transitions
-        tasks = raw.obs.shape[0] // n
-        obs = raw.obs.reshape(tasks, n, 2, *self.obs_shape)
-        actions = raw.actions.reshape(tasks, n, self.action_size)
-        context_rewards = raw.reward(self.context_reward)[:, 1].reshape(tasks, n)
-        rewards = raw.reward(self.config.sac.critic_reward)[:, 1].reshape(tasks, n)
-        return TaskBatch(obs[:, :c, 0], actions[:, :c], context_rewards[:, :c], obs[:, c:, 0], actions[:, c:], rewards[:, c:], obs[:, c:, 1])
+        b = self.config.train.batch_size
+        raw = self.replay.sample(self.config.train.meta_batch, b, self.device)  # windows of 2 frames = transitions
+        tasks = raw.obs.shape[0] // b
+        obs = raw.obs.reshape(tasks, b, 2, *self.obs_shape)
+        actions = raw.actions.reshape(tasks, b, self.action_size)
+        rewards = raw.reward(self.config.sac.critic_reward)[:, 1].reshape(tasks, b)
+        context = self._enc_context(raw.task.reshape(tasks, b)[:, 0].cpu().numpy())
+        return TaskBatch(*context, obs[:, :, 0], actions, rewards, obs[:, :, 1])
 
     def _train(self, n: int) -> dict[str, float]:
         sums: dict[str, float] = defaultdict(float)
@@ -225,7 +337,8 @@ class PEARL:
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str, extra: dict[str, Any] | None = None) -> None:
         """Networks, optimizers, replay, RNG states and counters into the folder ``path`` (atomic)."""
-        checkpoint.save_agent(path, self.config, checkpoint.learner_state(self), self.replay, extra)
+        state = {**checkpoint.learner_state(self), "enc_slots": repr(self._enc_slots)}
+        checkpoint.save_agent(path, self.config, state, self.replay, extra)
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore what ``save`` wrote; a ``ValueError`` for a corrupt or foreign checkpoint. Returns ``extra``."""
@@ -233,6 +346,9 @@ class PEARL:
         with checkpoint.restoring(path):
             self.learner.load_state_dict(state["learner"])
             checkpoint.restore_learner_state(self, state, path)
+            enc_slots = ast.literal_eval(state["enc_slots"])
+            if self.replay is not None:
+                self._enc_slots = enc_slots
             self._close_envs()
             self._ctx = None
             return checkpoint.extra_of(state)

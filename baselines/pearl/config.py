@@ -25,7 +25,7 @@ class ContextConfig:
     learning_rate: float = 3e-4  # rlkit context_lr
     context_size: int = 64  # transitions per task in a training context; rlkit embedding_batch_size
     context_reward: str | None = None  # reward in the context: None = sparse where the env is sparse at test (rlkit sparse_rewards), else shaped
-    posterior_update_every: int | None = None  # also re-infer z every N steps inside an episode; None: at episode boundaries only (paper)
+    posterior_update_every: int | None = None  # also re-infer z every N steps inside a meta-test episode after exploration; None: at episode boundaries only (rlkit)
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,14 @@ class PEARLTrainConfig:
     num_train_tasks: int | None = None  # None: the environment's whole train split
     initial_trials_per_task: int = 50  # prior-policy data before training; rlkit num_initial_steps=2000 = 50 trials of 40 steps
     collect_tasks: int = 5  # tasks collected from per iteration; rlkit num_tasks_sample
-    posterior_trial_fraction: float = 0.5  # trials acting with z from a replay context; rlkit 400 prior + 400 extra-posterior steps
+    prior_trials: int = 1  # per collected task and iteration, z ~ prior, into the replay and the encoder buffer; rlkit num_steps_prior=400
+    posterior_trials: int = 1  # then z ~ q(z | encoder-buffer context), into the replay only; rlkit num_extra_rl_steps_posterior=400
     meta_batch: int = 16  # tasks per gradient step; rlkit meta_batch
     batch_size: int = 256  # RL transitions per task per step; rlkit batch_size
     train_ratio: float = 0.5  # gradient steps per env step; rlkit 2000 steps per 4000 collected
     capacity_frames_per_task: int = 10_000  # per-task replay (MELD's size for these envs; rlkit's 1e6 holds no pixels in RAM)
-    deterministic_test: bool = True  # mean action at meta-test (rlkit evaluation)
+    deterministic_test: bool = True  # mean action at meta-test (rlkit eval_deterministic=True)
+    exploration_episodes: int = 1  # unscored episodes before each meta-test trial; rlkit num_exp_traj_eval (configs/default.py)
 
 
 def _pearl_sac() -> SACConfig:
@@ -77,11 +79,12 @@ class PEARLConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "meld/Nav2D-v0": {
         "train.initial_trials_per_task": 2,  # cpu: 60 trials (MELD's 60 random trials, paper A)
-        "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps (as MELD's preset)
+        "train.collect_tasks": 5,  # cpu: one iteration = 5 tasks x 2 trials = 400 env steps (as MELD's preset)
         "train.meta_batch": 4,  # cpu
         "train.batch_size": 64,  # cpu
         "train.train_ratio": 0.1,  # cpu: 40 gradient steps per iteration (as MELD's preset)
         "context.context_size": 32,  # cpu
+        "train.exploration_episodes": 5,  # rlkit configs/sparse-point-robot.json (Nav2D is MELD's sparse point robot)
     },
     "meld/CheetahVel-v0": {
         "train.initial_trials_per_task": 2,  # cpu
@@ -90,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.batch_size": 64,  # cpu
         "train.train_ratio": 0.1,  # cpu
         "context.context_size": 32,  # cpu
-        "context.posterior_update_every": 10,  # one-episode trials: no separate exploration episode, re-infer every 1 s
+        "train.exploration_episodes": 2,  # rlkit configs/cheetah-vel.json
     },
 }
 
@@ -104,13 +107,15 @@ def check(config: PEARLConfig) -> PEARLConfig:
         raise ValueError(f"context.context_reward={c.context_reward!r}; allowed: None, 'shaped', 'sparse'")
     for name, value in (("context.latent_size", c.latent_size), ("context.context_size", c.context_size),
                         ("train.meta_batch", t.meta_batch), ("train.batch_size", t.batch_size),
-                        ("train.collect_tasks", t.collect_tasks), ("train.capacity_frames_per_task", t.capacity_frames_per_task)):
-        if not isinstance(value, int) or value < 1:
+                        ("train.collect_tasks", t.collect_tasks), ("train.capacity_frames_per_task", t.capacity_frames_per_task),
+                        ("train.prior_trials", t.prior_trials)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r}: must be a positive integer")
+    for name, value in (("train.posterior_trials", t.posterior_trials), ("train.exploration_episodes", t.exploration_episodes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name}={value!r}: must be an integer >= 0")
     if c.posterior_update_every is not None and c.posterior_update_every < 1:
         raise ValueError(f"context.posterior_update_every={c.posterior_update_every!r}: a positive integer or None")
-    if not 0.0 <= t.posterior_trial_fraction <= 1.0:
-        raise ValueError(f"train.posterior_trial_fraction={t.posterior_trial_fraction!r}: must be in [0, 1]")
     if t.train_ratio < 0 or c.kl_weight < 0:
         raise ValueError(f"train.train_ratio={t.train_ratio!r}, context.kl_weight={c.kl_weight!r}: must be >= 0")
     return config

@@ -107,6 +107,12 @@ class RL2:
         self.reset()
 
     # -- meta-testing ------------------------------------------------------------------------
+    @property
+    def meta_test_actions(self) -> str:
+        """What the protocol records of the agent's meta-test actions: ``"sampled"`` (``deterministic_test=False``,
+        the default: the recurrent policy's exploration is in its samples) or ``"mean"``."""
+        return "mean" if self.config.deterministic_test else "sampled"
+
     def reset(self) -> None:
         """A new trial: the hidden state starts from zeros at the next ``act``."""
         self.hidden: tuple[np.ndarray, ...] | None = None
