@@ -126,8 +126,7 @@ class PEARL:
 
     def _prior_z(self) -> None:
         """q(z) back to the prior; a new z from it."""
-        self.z_mean.zero_()
-        self.z_var.fill_(1.0)
+        self.z_mean, self.z_var = torch.zeros_like(self.z_mean), torch.ones_like(self.z_var)
         self.z = self.learner.sample_z(self.z_mean, self.z_var, self._generator())
 
     @torch.no_grad()
