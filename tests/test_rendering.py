@@ -201,3 +201,36 @@ def test_scene_camera_frames_the_whole_arm(env_id, make):
     assert np.isin(seg, arm).mean() > 0.03, f"{env_id}: the arm fills {np.isin(seg, arm).mean():.1%} of the scene view"
     edge = np.concatenate([seg[0], seg[:, 0], seg[:, -1]])  # the table runs off the bottom, the arm must not run off
     assert not np.isin(edge, arm).any(), f"{env_id}: the arm touches the image edge"
+
+
+@pytest.mark.parametrize("env_id", ["meld/PegInsert-v0", "meld/ButtonPress-v0"])
+def test_kept_static_layer_gives_the_one_pass_frames(env_id, make):
+    """The scene camera keeps its view of the bodies welded to the world and draws only what moves; the frames are
+    byte-identical to drawing everything in one pass, through steps, resets and task changes that move the scenery."""
+    env = make(env_id, task=0)
+    inner = env.unwrapped
+    env.reset(seed=0)
+    layered = inner._agent_view
+    assert layered._layered[0], f"{env_id}: the scene camera keeps no static layer"
+    one_pass = rendering.MultiCameraRenderer(inner.model, inner._gl, inner.agent_cameras, *inner.camera_size,
+                                             quality=inner.agent_quality, geomgroups=inner.agent_geomgroups,
+                                             context_model=getattr(inner, "_context_model", None))
+    one_pass._layered = [False] * len(one_pass._layered)
+    rng = np.random.default_rng(0)
+    keys = []
+    try:
+        for k in range(24):
+            if k in (8, 16):
+                env.reset(seed=k, options={"task": k // 8})
+            else:
+                env.step(rng.uniform(-1, 1, env.action_space.shape).astype(np.float32))
+            np.testing.assert_array_equal(layered.render(inner.data), one_pass.render(inner.data), err_msg=f"step {k}")
+            keys.append(layered._layers[0][2])
+        # a static body moved by hand: the layer is drawn again
+        bodies = inner.model.geom_bodyid[layered._static]
+        inner.model.body_pos[bodies[bodies > 0][-1]] += 0.05
+        mujoco.mj_forward(inner.model, inner.data)
+        np.testing.assert_array_equal(layered.render(inner.data), one_pass.render(inner.data))
+        assert not np.array_equal(layered._layers[0][2], keys[-1])
+    finally:
+        one_pass.close()
