@@ -3,7 +3,8 @@
 ``ModelConfig``, ``SACConfig``, ``ReplayConfig`` and ``TrainConfig`` hold what the paper and the authors' code
 define, with their defaults (Table 1, appendix A) unless a field says otherwise. ``ExtensionsConfig`` holds the
 additions to the paper's algorithm, every one off by default (docs/nav2d_learning.md, "Extensions", says what each
-did). ``PRESETS`` holds the per-environment overrides with their source. ``make_config(env_id, **overrides)``
+did). ``PRESETS`` (``meld_agent.presets``) holds the per-environment overrides with their source, checked against the
+authors' configs in ``meld_agent.reference_configs``. ``make_config(env_id, **overrides)``
 applies the preset of ``env_id`` and then the caller's overrides; overrides are written ``section__field=value``
 (Python) or ``section.field=value`` (command line), or as a bare ``field=value`` when the name is unique.
 
@@ -18,6 +19,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from meld_agent.presets import (DEVIATIONS, OPTIONAL_FIELDS, PAPER_TEXT_WIDTHS, PRESET_SOURCES,  # noqa: F401 (re-exported)
+                                PRESETS, presets_table)
+
 REWARD_CHOICES = ("shaped", "sparse")
 REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
 CONV_DTYPE_CHOICES = ("float32", "bfloat16")
@@ -29,10 +33,14 @@ class ModelConfig:
 
     latent1_size: int = 32  # z1 (the stochastic layer the KL acts on); reference gin 0_meld_dense
     latent2_size: int = 256  # z2; paper B.3: "we use dimension 256"
+    base_depth: int | None = None  # the reference's width unit d (ModelDistributionNetwork.base_depth): setting it sets
+    # conv_filters (d, 2d, 4d, 8d, 8d), feature_size 8d and hidden_size 8d (``base_depth_widths``); None: those three as
+    # given. The defaults below are d = 32's (0_meld_dense.gin); every reference environment config sets d = 64
     conv_filters: tuple[int, ...] = (32, 64, 128, 256, 256)  # paper A: encoder filters; decoder mirrors them
     conv_kernels: tuple[int, ...] = (5, 3, 3, 3, 4)  # paper A; the last is widened for 64x128 images
-    feature_size: int = 256  # encoder output (= last conv filters for images)
-    hidden_size: int = 256  # latent MLPs, 2 hidden layers; paper A says 32 units, the reference code 8*base_depth=256
+    feature_size: int = 256  # encoder output (= last conv filters for images; the MLP encoder's in obs_mode="state")
+    hidden_size: int = 256  # latent and reward MLPs, 2 hidden layers: the reference's 8*base_depth (paper A's text: 32 units,
+    # available as ``meld_agent.presets.PAPER_TEXT_WIDTHS``)
     state_hidden_size: int = 256  # MLP encoder/decoder widths in obs_mode="state"
     observation_std: float = math.sqrt(0.1)  # fixed std of the image (or state) likelihood; reference decoder_stddev
     reward_std: float | None = None  # fixed reward likelihood std; None learns it (reference default)
@@ -50,7 +58,8 @@ class ModelConfig:
 class SACConfig:
     """Soft actor-critic on the belief (paper 4.2, appendix A; Haarnoja et al. 2018)."""
 
-    hidden_sizes: tuple[int, ...] = (256, 256)  # actor and each critic; paper A
+    hidden_sizes: tuple[int, ...] = (256, 256)  # actor and each critic; paper A; reference actor_fc_layers and
+    # critic_joint_fc_layers (512, 512 for Peg and Buttons)
     actor_learning_rate: float = 3e-4  # paper Table 1
     critic_learning_rate: float = 3e-4  # paper Table 1
     alpha_learning_rate: float = 3e-4  # reference run_meld.py
@@ -253,85 +262,35 @@ def parse_setting(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-# Per-environment presets: overrides of the paper defaults, each with where it comes from.
-# "reference" is the authors' code (github.com/tonyzhaozh/meld, meld/configs/*.gin); "cpu" marks
-# values we chose so that a run fits a 2-core CPU (the paper trains on a GPU).
-PRESETS: dict[str, dict[str, Any]] = {
-    "meld/CheetahVel-v0": {
-        "model.latent1_size": 64,  # reference 2_cheetahVel_1episode.gin
-        "model.latent2_size": 32,  # reference 2_cheetahVel_1episode.gin
-        "model.reward_weight": 16.0,  # reference 2_cheetahVel_1episode.gin
-        "model.reward_std": 0.2,  # reference 2_cheetahVel_1episode.gin
-        "train.initial_random_trials": 600,  # reference: 20 initial trials x 30 tasks
-        "train.model_pretrain_ratio": 0.3,  # reference init_model_train_ratio
-        "train.collect_tasks": 1,  # reference num_tasks_to_collect_per_iter
-        "train.tasks_per_update": 10,  # reference num_tasks_per_train
-        "train.model_batch_steps": 256,  # reference model_bs_in_steps
-        "sac.batch_size": 256,  # reference ac_bs_in_steps
-        "replay.capacity_frames_per_task": 10_000,  # reference replay_buffer_capacity
-    },
-    "meld/Reacher-v0": {
-        "model.latent1_size": 64,  # reference 2_sawyerReacher_1episode.gin (same family as cheetah)
-        "model.latent2_size": 32,
-        "train.collect_tasks": 1,  # reference num_tasks_to_collect_per_iter
-        "train.tasks_per_update": 10,
-        "replay.capacity_frames_per_task": 10_000,  # reference replay_buffer_capacity
-    },
-    "meld/PegInsert-v0": {
-        "model.latent1_size": 64,  # reference 2_sawyerPeg_1episode.gin
-        "model.latent2_size": 32,
-        "train.collect_tasks": 1,
-        "train.tasks_per_update": 10,
-        "replay.capacity_frames_per_task": 10_000,
-    },
-    "meld/ButtonPress-v0": {
-        "model.latent1_size": 64,  # reference 2_sawyerButtons_2episodes_sparse.gin
-        "model.latent2_size": 32,
-        "model.reward_weight": 10.0,
-        "model.reward_std": 0.2,
-        "train.collect_tasks": 1,
-        "train.tasks_per_update": 15,
-        "train.model_batch_steps": 512,
-        "train.ac_train_ratio": 0.5,
-        "sac.batch_size": 512,
-        "replay.capacity_frames_per_task": 10_000,
-    },
-    "meld/Nav2D-v0": {
-        # the paper gives no Nav2D settings (appendix D.1 only describes the task); cpu-sized
-        "train.initial_random_trials": 60,  # paper A
-        "train.model_pretrain_ratio": 0.2,  # cpu: 480 model-only updates on the random data
-        "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps
-        "train.tasks_per_update": 8,  # cpu
-        "train.model_batch_steps": 328,  # cpu: 8 trials of 41 frames
-        "train.model_train_ratio": 0.2,  # cpu: 80 model updates per iteration
-        "train.ac_train_ratio": 0.8,  # reference ratio for the (cheaper) actor-critic: 320 per iteration
-        "train.stage1_env_steps": 12_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
-        "extensions.stage2_init_from_stage1": True,  # cpu: warm-start stage 2 (the paper starts it fresh)
-        "extensions.episode_start_input": True,  # the prior sees the reset (docs/nav2d_learning.md)
-        "sac.initial_alpha": 0.1,  # cpu: with few updates a temperature starting at 1 stays too high too long
-        "sac.gamma": 0.95,  # cpu: a 20-step horizon for the 40-step trial; with the reset flag, steadier than 0.99
-        "sac.batch_size": 256,  # reference ac_bs_in_steps
-        "replay.capacity_frames_per_task": 10_000,  # as the reference for its envs: 243 trials per task, 3.7 GB of pixels
-    },
-}
-
-PRESET_SOURCES: dict[str, str] = {
-    "meld/CheetahVel-v0": "reference 0_meld_dense.gin + 1_cheetahVel.gin + 2_cheetahVel_1episode.gin",
-    "meld/Reacher-v0": "reference 2_sawyerReacher_1episode.gin (latents, collection); paper Table 1 otherwise",
-    "meld/PegInsert-v0": "reference 2_sawyerPeg_1episode.gin (latents, collection); paper Table 1 otherwise",
-    "meld/ButtonPress-v0": "reference 0_meld_sparse.gin + 2_sawyerButtons_2episodes_sparse.gin",
-    "meld/Nav2D-v0": "not in the paper's code; sized for a 2-core CPU (see comments); extensions on: "
-                     "episode_start_input, stage2_init_from_stage1",
-}
+def base_depth_widths(base_depth: int) -> dict[str, Any]:
+    """The widths the reference's ``ModelDistributionNetwork.base_depth`` d sets (meld/networks/model_network_helpers.py):
+    encoder filters d, 2d, 4d, 8d, 8d (the decoder mirrors them), image features 8d, and 2 hidden layers of 8d units in
+    every latent distribution and in the reward decoder."""
+    if isinstance(base_depth, bool) or not isinstance(base_depth, int) or base_depth < 1:
+        raise ValueError(f"model.base_depth={base_depth!r}: must be a positive integer, or None")
+    d = base_depth
+    return {"model.conv_filters": (d, 2 * d, 4 * d, 8 * d, 8 * d), "model.feature_size": 8 * d, "model.hidden_size": 8 * d}
 
 
-def presets_table() -> str:
-    """``PRESETS`` as a Markdown table: environment, overridden field, value, source."""
-    rows = ["| environment | field | value | source |", "|---|---|---|---|"]
-    for env_id, overrides in PRESETS.items():
-        for key, value in overrides.items():
-            rows.append(f"| {env_id} | {key} | {value} | {PRESET_SOURCES[env_id]} |")
-    return "\n".join(rows)
+_WIDTH_FIELDS = tuple(base_depth_widths(1))
+
+
+def _expand_base_depth(config: MELDConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` (resolved keys) with ``model.base_depth`` written out as the widths it sets; a width given on its own
+    clears ``model.base_depth`` (the widths no longer follow it)."""
+    given = [k for k in _WIDTH_FIELDS if k in overrides]
+    if "model.base_depth" in overrides:
+        if overrides["model.base_depth"] is None:
+            return overrides
+        widths = base_depth_widths(overrides["model.base_depth"])
+        for k in given:
+            if _coerce(overrides[k]) != widths[k]:
+                raise ValueError(f"{k}={overrides[k]!r} contradicts model.base_depth={overrides['model.base_depth']} "
+                                 f"({k}={widths[k]!r}); give the widths with model.base_depth=null instead")
+        return {**overrides, **widths}
+    if given and config.model.base_depth is not None:
+        return {**overrides, "model.base_depth": None}
+    return overrides
 
 
 def resolve_key(key: str) -> str:
@@ -340,14 +299,18 @@ def resolve_key(key: str) -> str:
 
 
 def with_overrides(config: MELDConfig, overrides: dict[str, Any]) -> MELDConfig:
-    """A copy of ``config`` with ``overrides`` (keys as in ``resolve_key``) applied and checked."""
-    return check(override(config, overrides))
+    """A copy of ``config`` with ``overrides`` (keys as in ``resolve_key``) applied and checked. ``model.base_depth``
+    sets the widths it stands for (``base_depth_widths``); a width set on its own clears it."""
+    resolved: dict[str, Any] = {}
+    for key, value in overrides.items():
+        resolved[resolve_key(key)] = value
+    return check(override(config, _expand_base_depth(config, resolved)))
 
 
 def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDConfig:
-    """The paper defaults, then ``PRESETS[env_id]``, then ``overrides``."""
-    base = MELDConfig(env_id=env_id)
-    return with_overrides(base, {**PRESETS.get(env_id, {}), **overrides})
+    """The paper defaults, then ``PRESETS[env_id]`` (``meld_agent.presets``), then ``overrides``."""
+    preset = {k: v for k, v in PRESETS.get(env_id, {}).items() if k not in OPTIONAL_FIELDS or k in field_paths(MELDConfig)}
+    return with_overrides(with_overrides(MELDConfig(env_id=env_id), preset), overrides)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -374,6 +337,11 @@ def check(config: MELDConfig) -> MELDConfig:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
         raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
+    if m.base_depth is not None:
+        for key, value in base_depth_widths(m.base_depth).items():
+            if getattr(m, key.split(".")[1]) != value:
+                raise ValueError(f"{key}={getattr(m, key.split('.')[1])!r} contradicts model.base_depth={m.base_depth} "
+                                 f"({key}={value!r}); set model.base_depth=null to give the widths one by one")
     if len(m.conv_filters) != 5 or len(m.conv_kernels) != 5:
         raise ValueError(f"model.conv_filters={m.conv_filters} / conv_kernels={m.conv_kernels}: need 5 layers each (paper A)")
     if r.storage not in ("memory", "disk"):

@@ -106,7 +106,8 @@ def _conv_precision(x: Tensor, dtype: torch.dtype) -> torch.autocast:
 
 class ConvEncoder(nn.Module):
     """Images ``uint8 [N, H, W, 3]`` -> features ``[N, filters[-1]]``: paper A's five conv layers
-    (32-64-128-256-256 filters, kernels 5-3-3-3-4), four with stride 2, the last one valid and
+    (32-64-128-256-256 filters in its text, d-2d-4d-8d-8d for the reference's ``base_depth`` d; kernels
+    5-3-3-3-4), four with stride 2, the last one valid and
     rectangular for 64x128 two-camera images. Runs in ``channels_last`` (NHWC frames are already
     laid out that way, so no copy is made); ReLUs act in place (a convolution's backward needs its
     input, not its output)."""
