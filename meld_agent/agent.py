@@ -12,6 +12,8 @@ It implements the leaderboard's agent interface by duck typing (``meta_train``, 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from meld_agent.extensions import RandomOpenings
 from meld_agent.replay import TrialBatch, TrialReplay
 from meld_agent.update import Learner
 from meld_envs.interface import EnvInfo, TrainContext, env_info
+from meld_envs.wrappers import Trial
 
 StepLogger = Callable[[dict[str, float], int], None]  # (metrics, env_step) -> None
 
@@ -46,7 +49,12 @@ class MELD:
     ``max_episode_steps``, ``episodes_per_trial``, ``sparse_at_test``), as the leaderboard passes.
     ``config_overrides`` are ``section__field=value`` (or unique ``field=value``), on top of the
     per-environment preset.
+
+    ``meta_test_actions`` says how it acts at meta-test: ``"sampled"`` (MELD: Algorithm 2 samples its actions, as the
+    reference's policy does) or ``"mean"``; ``sac.deterministic_test`` overrides the class's way for one agent.
     """
+
+    meta_test_actions: str = "sampled"
 
     def __init__(self, spec: MELDConfig | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         config, info = agent_config(spec, seed, config_overrides, MELDConfig, make_config, with_overrides)
@@ -56,11 +64,11 @@ class MELD:
         self.obs_shape: tuple[int, ...] = tuple(info.observation_space.shape)
         self.action_size = int(np.prod(info.action_space.shape))
         self.episode_steps = int(info.max_episode_steps)
-        self.trial_steps = self.episode_steps * int(info.episodes_per_trial)
-        self.trial_frames = self.trial_steps + 1  # L = E*T + 1 frames per stored trial
-        self.two_stage = bool(info.sparse_at_test if config.train.two_stage is None else config.train.two_stage) \
-            and config.model.reward_input != "none"
+        self.two_stage = self.is_two_stage(config, info)
         self.stage = 1
+        self._set_trial_shape()
+        if config.sac.deterministic_test is not None:
+            self.meta_test_actions = "mean" if config.sac.deterministic_test else "sampled"
         self.learner = self._make_learner(self.stage)
         self.rng = np.random.default_rng([config.seed, 0])  # tasks, env seeds, random actions
         self.act_generator = torch.Generator(device=self.device)  # latent and policy noise while collecting
@@ -68,7 +76,8 @@ class MELD:
         self.test_generator = torch.Generator(device=self.device)  # the same at meta-test, seeded anew by each trial
         x = config.extensions
         self.random_openings = RandomOpenings(x, self.episode_steps, self._uniform_action) if x.random_opening_fraction > 0 else None
-        self.replay: TrialReplay | None = None
+        self.replay: TrialReplay | None = None  # this stage's trials
+        self.offline: TrialReplay | None = None  # stage 2 of appendix C: stage 1's trials, mixed into batches
         self.replay_directory: str | None = None
         self.logger: StepLogger | None = None
         self.counters: dict[str, float] = defaultdict(float)  # env_steps, trials, updates, ...
@@ -85,11 +94,26 @@ class MELD:
         return cls(config)
 
     @staticmethod
+    def is_two_stage(config: MELDConfig, info: EnvInfo) -> bool:
+        """Whether appendix C's two-stage procedure runs: ``train.two_stage``, or by default when the env is sparse at
+        test; never without reward evidence (SLAC)."""
+        return bool(info.sparse_at_test if config.train.two_stage is None else config.train.two_stage) \
+            and config.model.reward_input != "none"
+
+    @staticmethod
     def random_phase_steps(config: MELDConfig) -> int:
-        """Env steps of appendix A's random-data phase (``train.initial_random_trials`` trials): no update happens
-        before a run has taken them."""
+        """Env steps of appendix A's random-data phase (``train.initial_random_trials`` trials, of one episode in
+        stage 1 of appendix C's procedure): no update happens before a run has taken them."""
         info = env_info(config.env_id, config.obs_mode)
-        return config.train.initial_random_trials * int(info.max_episode_steps) * int(info.episodes_per_trial)
+        episodes = 1 if MELD.is_two_stage(config, info) else int(info.episodes_per_trial)
+        return config.train.initial_random_trials * int(info.max_episode_steps) * episodes
+
+    def _set_trial_shape(self) -> None:
+        """The current stage's trials: appendix C's stage 1 collects single episodes (the reference's 1-episode
+        configs), every other stage the env's trials of ``episodes_per_trial`` episodes."""
+        self.trial_episodes = 1 if self.two_stage and self.stage == 1 else int(self.env_info.episodes_per_trial)
+        self.trial_steps = self.episode_steps * self.trial_episodes
+        self.trial_frames = self.trial_steps + 1  # L = E*T + 1 frames per stored trial
 
     def stage_config(self, stage: int) -> MELDConfig:
         """The config of a stage: appendix C's stage 1 reads shaped rewards, stage 2 sparse ones (and still
@@ -138,14 +162,14 @@ class MELD:
         return the next action (Algorithm 2); the belief carries over episode boundaries of a trial
         (``info["episode_end"]`` marks the first frame of a later episode).
 
-        The trial's noise (latent samples, and actions unless ``sac.deterministic_test``) is drawn from a generator
+        The trial's noise (latent samples, and actions when ``meta_test_actions`` is ``"sampled"``) is drawn from a generator
         seeded at its first step from the agent's seed and that first observation, so a meta-test result is a
         function of the weights and the trials alone: the same checkpoint scores the same in the training run's own
         evaluation, in ``meld_agent.evaluate`` and in the leaderboard, and evaluating never changes training."""
         if self._filter is None:
             self.test_generator.manual_seed(_trial_seed(self.config.seed, obs))
         evidence_reward = 0.0 if self.reward_input == "none" else float(reward)
-        return self._policy(obs, evidence_reward, deterministic=self.config.sac.deterministic_test,
+        return self._policy(obs, evidence_reward, deterministic=self.meta_test_actions == "mean",
                             generator=self.test_generator, episode_start=bool((info or {}).get("episode_end", False)))
 
     # -- meta-training (Algorithm 1) ---------------------------------------------------------
@@ -178,13 +202,14 @@ class MELD:
                 used += self._collect(ctx, tasks, task, random=True)[0]
                 self.counters["random_trials"] += 1
                 continue
-            if not self.counters["pretrained"]:  # appendix A: model pre-training on the random data
-                n = int(round(t.model_pretrain_ratio * self.counters["env_steps"]))
+            if not self.counters["pretrained"]:  # appendix A: model pre-training on the random data (of this stage)
+                n = int(round(t.model_pretrain_ratio * (self.counters["env_steps"] - self.counters["stage_start_steps"])))
                 metrics = self._train(n, 0, phase="pretrain")
                 self.counters["pretrained"] = 1
                 self.counters["pretrain_updates"] = n
             if self.two_stage and self.stage == 1 and self.counters["env_steps"] >= t.stage1_env_steps:
                 self._next_stage()
+                continue  # stage 2 starts as a run does: random trials, then pre-training
             n_trials = min(t.collect_tasks * t.trials_per_task, left // self.trial_steps)
             if n_trials <= 0:
                 break
@@ -217,11 +242,19 @@ class MELD:
             self._log(metrics)
         return metrics
 
+    def _make_replay(self, num_tasks: int, stage: int) -> TrialReplay:
+        """The replay of ``stage``'s trials (stage 2's in a folder of its own when stored on disk)."""
+        episodes = 1 if self.two_stage and stage == 1 else int(self.env_info.episodes_per_trial)
+        directory = self.replay_directory or self.config.replay.directory
+        if directory is not None and stage == 2 and self.two_stage:
+            directory = os.path.join(directory, "stage2")
+        return TrialReplay(num_tasks, self.episode_steps * episodes + 1, self.obs_shape, self.action_size,
+                           self.config.replay, seed=self.config.seed + 7 + 100 * (stage - 1), directory=directory,
+                           episode_steps=self.episode_steps)
+
     def _ensure_replay(self, num_tasks: int) -> None:
         if self.replay is None:
-            self.replay = TrialReplay(num_tasks, self.trial_frames, self.obs_shape, self.action_size, self.config.replay,
-                                      seed=self.config.seed + 7, directory=self.replay_directory,
-                                      episode_steps=self.episode_steps)
+            self.replay = self._make_replay(num_tasks, self.stage)
         elif self.replay.num_tasks != num_tasks:
             raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
 
@@ -239,6 +272,8 @@ class MELD:
         """One trial on ``tasks[task]`` (Algorithm 1, lines 5-11); stored when it ran its full length.
         Returns env steps taken, the trial's shaped return and whether its last step succeeded."""
         env = self._env(ctx, tasks, task)
+        if self.trial_episodes == 1 and isinstance(env, Trial):  # appendix C's stage 1: single episodes
+            env = env.env
         obs, info = env.reset(seed=int(self.rng.integers(2**31)))
         frames, actions, shaped, sparse = [obs], [], [0.0], [0.0]
         self.reset()
@@ -287,16 +322,21 @@ class MELD:
         self._filter = (self._filter[0], torch.as_tensor(chosen, device=self.device).unsqueeze(0))
         return chosen
 
+    def model_batch_trials(self) -> int:
+        """Trials of each model step: ``train.model_batch_steps // trial frames``, the reference's
+        ``model_bs_in_steps // real_env_steps_per_trial``, at least 1 and at most the batch's
+        ``train.tasks_per_update x train.update_trials_per_task`` trials (the reference refuses configs with more)."""
+        t = self.config.train
+        return min(max(1, t.model_batch_steps // self.trial_frames), t.tasks_per_update * t.update_trials_per_task)
+
     def _train(self, n_model: int, n_ac: int, phase: str) -> dict[str, float]:
         assert self.replay is not None
-        t = self.config.train
-        trials = max(1, t.model_batch_steps // self.trial_frames)
-        per_task = max(1, -(-trials // t.tasks_per_update))  # ceil
+        per_task, model_trials = self.config.train.update_trials_per_task, self.model_batch_trials()
         step = self._train_step if self.config.extensions.ac_batch_trials is None else self._train_step_own_ac_batch
         sums: dict[str, float] = defaultdict(float)
         n = max(n_model, n_ac)
         for i in range(n):
-            metrics = step(per_task, model=i < n_model, actor_critic=i < n_ac)
+            metrics = step(per_task, model_trials, model=i < n_model, actor_critic=i < n_ac)
             for k, v in metrics.items():
                 sums[k] += v / n
             self.counters["updates"] += 1
@@ -305,30 +345,48 @@ class MELD:
         return dict(sums)
 
     def _sample(self, trials_per_task: int) -> TrialBatch:
+        """``train.tasks_per_update`` tasks drawn with replacement, as the reference draws them; in stage 2 of appendix
+        C distinct ones (the reference then takes every train task once), each episode of a trial replaced by one of
+        stage 1's with probability ``train.offline_ratio``."""
         assert self.replay is not None
-        return self.replay.sample(self.config.train.tasks_per_update, trials_per_task, self.device)
+        t = self.config.train
+        mixing = self.offline is not None and t.offline_ratio > 0
+        return self.replay.sample(t.tasks_per_update, trials_per_task, self.device, replace=not mixing,
+                                  offline=self.offline if mixing else None, offline_ratio=t.offline_ratio)
 
-    def _train_step(self, trials_per_task: int, model: bool, actor_critic: bool) -> dict[str, float]:
-        """One batch of trials and one posterior pass serve both updates (Algorithm 1, lines 13-21)."""
-        return self.learner.train_step(self._sample(trials_per_task), model=model, actor_critic=actor_critic)
+    def _train_step(self, trials_per_task: int, model_trials: int, model: bool, actor_critic: bool) -> dict[str, float]:
+        """One batch of trials serves both updates (Algorithm 1, lines 13-21): the model's step on ``model_trials`` of
+        them, the actor-critic's on transitions of all of them."""
+        return self.learner.train_step(self._sample(trials_per_task), model=model, actor_critic=actor_critic,
+                                       model_trials=model_trials)
 
-    def _train_step_own_ac_batch(self, trials_per_task: int, model: bool, actor_critic: bool) -> dict[str, float]:
+    def _train_step_own_ac_batch(self, trials_per_task: int, model_trials: int, model: bool,
+                                 actor_critic: bool) -> dict[str, float]:
         """``extensions.ac_batch_trials``: the actor-critic draws its own batch of trials, with its own posterior pass."""
-        metrics = self.learner.train_step(self._sample(trials_per_task), model=True, actor_critic=False) if model else {}
+        metrics = self.learner.train_step(self._sample(trials_per_task), model=True, actor_critic=False,
+                                          model_trials=model_trials) if model else {}
         if actor_critic:
             ac_per_task = max(1, -(-self.config.extensions.ac_batch_trials // self.config.train.tasks_per_update))
             metrics.update(self.learner.train_step(self._sample(ac_per_task), model=False, actor_critic=True))
         return metrics
 
     def _next_stage(self) -> None:
-        """Appendix C: a second agent, whose model reads sparse rewards, starts on the first one's data."""
+        """Appendix C, as the reference runs it: a second agent, whose model reads sparse rewards, starts as a run does
+        (random trials, then pre-training) on trials of the env's episodes, with stage 1's single-episode trials kept
+        as offline data that batches mix in (``train.offline_ratio``). Stage 1's trials hold the sparse reward the env
+        gave with the shaped one, so they need no relabelling (the reference recomputes its rewards)."""
         stage2 = self._make_learner(2)
         if self.config.extensions.stage2_init_from_stage1:
             stage2.load_state_dict({**self.learner.state_dict(), "generator": stage2.generator.get_state()})
         self.learner = stage2
         self.stage = 2
-        # the new model is pre-trained on the replay as the first one was (appendix A)
-        self._train(int(self.counters["pretrain_updates"]), 0, phase="pretrain")
+        self._set_trial_shape()
+        assert self.replay is not None
+        self.offline, self.replay = self.replay, None
+        self._ensure_replay(self.offline.num_tasks)
+        self.counters["random_trials"] = 0
+        self.counters["pretrained"] = 0
+        self.counters["stage_start_steps"] = self.counters["env_steps"]
 
     def _log(self, metrics: dict[str, float]) -> None:
         if self.logger is not None and metrics:
@@ -338,7 +396,8 @@ class MELD:
     def save(self, path: str, extra: dict[str, Any] | None = None) -> None:
         """Write everything needed to continue exactly (networks, optimizers, replay, RNG states,
         counters) to the folder ``path``, atomically. ``extra`` (JSON-like) is stored alongside."""
-        checkpoint.save_agent(path, self.config, {"stage": self.stage, **checkpoint.learner_state(self)}, self.replay, extra)
+        replays = _Replays(self.replay, self.offline) if self.replay is not None or self.offline is not None else None
+        checkpoint.save_agent(path, self.config, {"stage": self.stage, **checkpoint.learner_state(self)}, replays, extra)
 
     def load(self, path: str, weights_only: bool = False) -> dict[str, Any]:
         """Restore what ``save`` wrote (``weights_only``: networks only, no replay or optimizers, e.g.
@@ -349,12 +408,45 @@ class MELD:
             if int(state["stage"]) != self.stage:
                 self.stage = int(state["stage"])
                 self.learner = self._make_learner(self.stage)
+                self._set_trial_shape()
+                for replay in (self.replay, self.offline):
+                    if replay is not None:
+                        replay.close()
+                self.replay = self.offline = None
             self.learner.load_state_dict(state["learner"], weights_only=weights_only)
             if not weights_only:
                 checkpoint.restore_learner_state(self, state, path)
+                offline = os.path.join(path, _Replays.OFFLINE)
+                if os.path.exists(os.path.join(offline, "replay.json")):
+                    if self.offline is None:
+                        self.offline = self._make_replay(len(checkpoint_counts(offline)), 1)
+                    self.offline.load(offline)
             return checkpoint.extra_of(state)
 
     def close(self) -> None:
         self._close_envs()
-        if self.replay is not None:
-            self.replay.close()
+        for replay in (self.replay, self.offline):
+            if replay is not None:
+                replay.close()
+
+
+def checkpoint_counts(folder: str) -> list[int]:
+    """The per-task trial counts a saved replay in ``folder`` holds."""
+    with open(os.path.join(folder, "replay.json")) as f:
+        return list(json.load(f)["counts"])
+
+
+class _Replays:
+    """What a MELD checkpoint stores of its replays: this stage's in the checkpoint folder, and in stage 2 of
+    appendix C stage 1's (the offline data) in its ``offline/`` subfolder."""
+
+    OFFLINE = "offline"
+
+    def __init__(self, replay: TrialReplay | None, offline: TrialReplay | None) -> None:
+        self.replay, self.offline = replay, offline
+
+    def save(self, folder: str) -> list[str]:
+        names = self.replay.save(folder) if self.replay is not None else []
+        if self.offline is not None:
+            names += [f"{self.OFFLINE}/{n}" for n in self.offline.save(os.path.join(folder, self.OFFLINE))]
+        return names

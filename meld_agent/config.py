@@ -69,7 +69,9 @@ class SACConfig:
     tau: float = 0.005  # target critic Polyak rate
     batch_size: int = 256  # transitions per actor-critic update; reference ac_bs_in_steps (256 cheetah, 512 paper Table 1)
     critic_reward: str = "shaped"  # reward the critic learns from (appendix C: shaped during meta-training)
-    deterministic_test: bool = True  # act with the mean action at meta-test (Algorithm 2)
+    deterministic_test: bool | None = None  # meta-test (Algorithm 2) with the mean action (True) or sampled ones (False);
+    # None: the agent's own way (``meta_test_actions``): MELD samples, as the reference's policy does (meld_policy.py
+    # _action), SLAC takes the mean, as slac.pytorch's evaluation does (``exploit``)
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,18 @@ class TrainConfig:
     model_pretrain_ratio: float = 0.8  # model-only updates per initial env step; reference init_model_train_ratio
     collect_tasks: int = 20  # tasks collected from per iteration; paper Table 1
     trials_per_task: int = 1  # rollouts per task per iteration; paper Table 1
-    tasks_per_update: int = 20  # tasks a batch is drawn across; paper Table 1
-    model_batch_steps: int = 256  # frames per model batch, whole trials (>= 1 trial); reference model_bs_in_steps
+    tasks_per_update: int = 20  # tasks a batch is drawn across (with replacement; distinct ones while offline data
+    # is mixed in, as the reference then takes every train task once); paper Table 1, reference num_tasks_per_train
+    update_trials_per_task: int = 1  # trials drawn from each of them: the actor-critic's batch is tasks_per_update x
+    # this many trials; reference train_trials_per_task
+    model_batch_steps: int = 256  # frames per model batch: the model trains on model_batch_steps // trial frames of the
+    # batch's trials (at least 1, at most all of them); reference model_bs_in_steps
     model_train_ratio: float = 0.8  # model updates per env step; reference 640 steps / (20 tasks x 40 steps)
     ac_train_ratio: float = 0.8  # actor-critic updates per env step; reference ac_train_ratio
     two_stage: bool | None = None  # appendix C sparse procedure; None: on when the env is sparse at test
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
+    offline_ratio: float = 0.3  # stage 2: share of a batch's episodes taken from stage 1's data (the offline buffer)
+    # instead of stage 2's own; reference 2_sawyerButtons_2episodes_sparse.gin offline_ratio
 
 
 @dataclass(frozen=True)
@@ -111,9 +119,9 @@ class ExtensionsConfig:
     stage2_sparse_critic: float | None = None  # stage 2's critic learns from the sparse reward + this x the shaped one,
     # so that searching pays while the goal region's centre still outranks its edge; None: the shaped reward (appendix C)
     ac_batch_trials: int | None = None  # the actor-critic draws its own batch of this many trials (one more posterior
-    # pass, less correlated transitions); None: it reuses the model batch's trials (the reference's way)
-    n_step: int = 1  # critic targets sum this many discounted rewards before bootstrapping (fewer near a trial's end),
-    # for credit across the episode boundary; 1: SAC's one-step target
+    # pass); None: one batch of tasks_per_update x update_trials_per_task trials serves both updates
+    n_step: int = 1  # critic targets sum this many discounted rewards before bootstrapping (fewer near an episode's end:
+    # like the one-step targets they never cross an episode boundary), for credit over several steps; 1: SAC's one-step target
     opening_fraction: float = 0.0  # share of each actor-critic batch drawn from the first ``opening_steps`` steps of a
     # trial's later episodes, where a memory of the earlier ones pays; 0: uniform over the batch's steps
     opening_steps: int = 5
@@ -332,7 +340,7 @@ def check(config: MELDConfig) -> MELDConfig:
     if x.stage2_sparse_critic is not None and not (math.isfinite(x.stage2_sparse_critic) and x.stage2_sparse_critic >= 0):
         raise ValueError(f"extensions.stage2_sparse_critic={x.stage2_sparse_critic!r}: must be a finite number >= 0, or None")
     for name, value in (("extensions.opening_fraction", x.opening_fraction),
-                        ("extensions.random_opening_fraction", x.random_opening_fraction)):
+                        ("extensions.random_opening_fraction", x.random_opening_fraction), ("train.offline_ratio", t.offline_ratio)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
@@ -352,7 +360,7 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("extensions.n_step", x.n_step), ("extensions.opening_steps", x.opening_steps),
                         ("train.collect_tasks", t.collect_tasks), ("train.tasks_per_update", t.tasks_per_update),
                         ("extensions.random_opening_steps", x.random_opening_steps), ("train.trials_per_task", t.trials_per_task),
-                        ("train.model_batch_steps", t.model_batch_steps),
+                        ("train.model_batch_steps", t.model_batch_steps), ("train.update_trials_per_task", t.update_trials_per_task),
                         ("extensions.ac_batch_trials", 1 if x.ac_batch_trials is None else x.ac_batch_trials)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r}: must be a positive integer")

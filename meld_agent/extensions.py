@@ -45,16 +45,25 @@ def draw_openings(idx: Tensor, batch: TrialBatch, steps: int, config: Extensions
     return torch.cat([idx[:count - m], drawn])
 
 
-def n_step_transitions(belief: Tensor, reward: Tensor, trial: Tensor, t: Tensor, n: int,
-                       gamma: float) -> tuple[Tensor, Tensor, Tensor]:
+def n_step_transitions(belief: Tensor, reward: Tensor, trial: Tensor, t: Tensor, n: int, gamma: float,
+                       episode_start: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """``extensions.n_step``: for the sampled transitions ``(trial [N], t [N])`` of ``reward [B, steps]`` and
     ``belief [B, steps + 1, D]``, the discounted sum r_{t+1} + ... + gamma^(k-1) r_{t+k}, the belief b_{t+k} it
-    bootstraps from and its discount gamma^k, with k = n shortened at the trial's end (the sequence continues across
-    episode boundaries, as the trial does)."""
+    bootstraps from and its discount gamma^k, with k = n shortened at the end of the episode: never past the last frame
+    before the first frame of a later episode (``episode_start [B, steps + 1]``), nor past the trial's end. The sampled
+    transitions are ones that do not cross (``update.boundary_free``), so k >= 1."""
     steps = reward.shape[1]
+    frames = steps + 1
+    if episode_start is None:
+        end = torch.full_like(t, steps)
+    else:  # the first later-episode start after t, minus one; the trial's last frame when there is none
+        position = torch.arange(frames, device=t.device).expand(episode_start.shape[0], frames)
+        starts = torch.where(episode_start[:, :frames] > 0, position, torch.full_like(position, frames))
+        next_start = torch.flip(torch.cummin(torch.flip(starts, [1]), 1).values, [1])  # [B, frames]: first start >= s
+        end = next_start[trial, t + 1] - 1
+    k = torch.clamp(end - t, min=1, max=n)
     padded = torch.nn.functional.pad(reward, (0, n - 1))  # zeros past the end
-    summed = sum(gamma ** j * padded[trial, t + j] for j in range(n))
-    k = torch.clamp(steps - t, max=n)
+    summed = sum(gamma ** j * padded[trial, t + j] * (j < k).to(reward.dtype) for j in range(n))
     return summed, belief[trial, t + k], gamma ** k.to(reward.dtype)
 
 

@@ -39,6 +39,12 @@ class TrialBatch(NamedTuple):
         """``shaped_reward`` or ``sparse_reward`` by name."""
         return self.shaped_reward if kind == "shaped" else self.sparse_reward
 
+    def rows(self, index: torch.Tensor | np.ndarray | list[int]) -> TrialBatch:
+        """The batch of sequences ``index`` (in that order)."""
+        index = torch.as_tensor(index if isinstance(index, torch.Tensor) else np.asarray(index), dtype=torch.long)
+        index = index.to(self.task.device)
+        return TrialBatch(*(None if x is None else x.index_select(0, index) for x in self))
+
 
 def available_memory_bytes() -> int:
     """Memory the OS can give us now (``MemAvailable`` on Linux)."""
@@ -150,13 +156,19 @@ class TrialReplay:
         self.counts[task] += 1
 
     # -- sampling ----------------------------------------------------------------------------
-    def sample(self, num_tasks: int, trials_per_task: int, device: torch.device | str = "cpu") -> TrialBatch:
-        """``num_tasks`` distinct tasks (fewer if fewer hold data), ``trials_per_task`` trials of each
-        (with replacement), whole trials or windows of ``config.sequence_length`` inside one trial."""
+    def sample(self, num_tasks: int, trials_per_task: int, device: torch.device | str = "cpu", replace: bool = False,
+               offline: TrialReplay | None = None, offline_ratio: float = 0.0) -> TrialBatch:
+        """``num_tasks`` tasks, distinct (fewer if fewer hold data) or with ``replace`` drawn with replacement among those
+        holding data, and ``trials_per_task`` trials of each (with replacement), grouped by task: whole trials or
+        windows of ``config.sequence_length`` inside one trial.
+
+        With ``offline`` (a buffer of single-episode trials of the same tasks, ``episode_steps`` long: appendix C's stage
+        1 data) each episode of each drawn trial is replaced, with probability ``offline_ratio``, by a random episode of
+        the same task from ``offline`` (the reference's ``concat_episodes``); whole trials only."""
         held = np.flatnonzero(self.counts > 0)
         if held.size == 0:
             raise RuntimeError("replay is empty: collect trials before sampling")
-        tasks = self.rng.choice(held, size=min(num_tasks, held.size), replace=False)
+        tasks = self.rng.choice(held, size=num_tasks if replace else min(num_tasks, held.size), replace=replace)
         task_idx = np.repeat(tasks, trials_per_task)
         slot_idx = self.rng.integers(0, self.sizes[task_idx])
         length = self.trial_frames
@@ -167,7 +179,11 @@ class TrialReplay:
             shaped = self.arrays["shaped_reward"][task_idx, slot_idx]
             sparse = self.arrays["sparse_reward"][task_idx, slot_idx]
             frames = np.broadcast_to(np.arange(length), (task_idx.size, length))
+            if offline is not None and offline_ratio > 0:
+                self._mix_offline(offline, offline_ratio, task_idx, obs, actions, shaped, sparse)
         else:
+            if offline is not None and offline_ratio > 0:
+                raise ValueError("offline data is mixed into whole trials only (replay.sequence_length=None)")
             start = self.rng.integers(0, length - window + 1, size=task_idx.size)
             frames = start[:, None] + np.arange(window)
             t, s = task_idx[:, None], slot_idx[:, None]
@@ -178,6 +194,29 @@ class TrialReplay:
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         starts = None if self._episode_start is None else as_t(self._episode_start[frames])
         return TrialBatch(as_t(obs), as_t(actions), as_t(shaped), as_t(sparse), torch.from_numpy(task_idx).to(device), starts)
+
+    def _mix_offline(self, offline: TrialReplay, ratio: float, task_idx: np.ndarray, obs: np.ndarray, actions: np.ndarray,
+                     shaped: np.ndarray, sparse: np.ndarray) -> None:
+        """Replace, in place, each episode of the drawn trials with probability ``ratio`` by one of ``offline``'s. Episode
+        ``e`` of a trial owns frames ``e*T .. e*T+T-1`` (and the final frame, for the last), actions ``e*T .. e*T+T-1``
+        and rewards ``e*T+1 .. e*T+T`` (those of its steps); an offline trial is one episode, ``T + 1`` frames."""
+        steps = self.episode_steps or self.trial_frames - 1
+        if offline.trial_frames != steps + 1 or offline.num_tasks != self.num_tasks:
+            raise ValueError(f"offline data of {offline.num_tasks} tasks x {offline.trial_frames}-frame trials does not fit "
+                             f"{self.num_tasks} tasks x {steps}-step episodes")
+        episodes = (self.trial_frames - 1) // steps
+        chosen = self.rng.random((task_idx.size, episodes)) < ratio
+        rows, eps = np.nonzero(chosen & (offline.counts[task_idx] > 0)[:, None])
+        if rows.size == 0:
+            return
+        slots = self.rng.integers(0, offline.sizes[task_idx[rows]])
+        for row, e, slot in zip(rows.tolist(), eps.tolist(), slots.tolist()):
+            task, a = int(task_idx[row]), e * steps
+            last = e == episodes - 1
+            obs[row, a:a + steps + last] = offline.arrays["obs"][task, slot, :steps + last]
+            actions[row, a:a + steps] = offline.arrays["actions"][task, slot]
+            shaped[row, a + 1:a + steps + 1] = offline.arrays["shaped_reward"][task, slot, 1:]
+            sparse[row, a + 1:a + steps + 1] = offline.arrays["sparse_reward"][task, slot, 1:]
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str) -> list[str]:

@@ -20,6 +20,17 @@ from meld_agent.networks import Actor, LatentModel, Posterior, TwinCritic
 from meld_agent.replay import TrialBatch
 
 
+def boundary_free(batch: TrialBatch, steps: int) -> Tensor:
+    """``[B, steps]``: True for the transitions ``t -> t+1`` a critic may learn from: all but those into the first
+    frame of a later episode (``batch.episode_start``), whose next belief has seen the reset. The reference drops the
+    transitions that cross an episode or trial boundary (meld_agent.py ``_train_ac``: its trials keep each episode's
+    final frame, and it drops the step from that frame to the next episode's first); a stored trial here lacks the final
+    frame of its earlier episodes, so the step that crosses is an earlier episode's last one."""
+    if batch.episode_start is None:
+        return torch.ones(batch.actions.shape[0], steps, dtype=torch.bool, device=batch.actions.device)
+    return batch.episode_start[:, 1:steps + 1] == 0
+
+
 def reward_evidence(batch: TrialBatch, reward_input: str) -> Tensor:
     """The reward the posterior sees ``[B, L]`` (zeros when there is none: SLAC)."""
     if reward_input == "none":
@@ -184,10 +195,28 @@ class Learner:
         self.model_update = ModelUpdate(self.model, config.model, self.generator)
         self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator)
 
-    def train_step(self, batch: TrialBatch, model: bool = True, actor_critic: bool = True) -> dict[str, float]:
-        """Algorithm 1, lines 14-21: a model step and/or an actor-critic step on one batch of trials."""
+    def train_step(self, batch: TrialBatch, model: bool = True, actor_critic: bool = True,
+                   model_trials: int | None = None) -> dict[str, float]:
+        """Algorithm 1, lines 14-21: a model step on ``model_trials`` of the batch's trials (all when None; evenly
+        spaced rows, so spread over the batch's tasks) and/or an actor-critic step on transitions of all of them. The
+        posterior the actor-critic reads comes from the model before its step: the model's trials' from its own pass,
+        the others' from one more pass without gradients."""
         metrics: dict[str, float] = {}
-        if model:
+        size = batch.task.shape[0]
+        m = size if model_trials is None else min(int(model_trials), size)
+        if model and m < size:
+            chosen = (torch.arange(m) * size) // m
+            rest = torch.ones(size, dtype=torch.bool)
+            rest[chosen] = False
+            batch = batch.rows(torch.cat([chosen, torch.nonzero(rest).flatten()]))  # the model's trials first
+            others = None
+            if actor_critic:
+                with torch.no_grad():
+                    others = self.model_update.posterior(batch.rows(torch.arange(m, size)))
+            metrics, post = self.model_update.update(batch.rows(torch.arange(m)))
+            if others is not None:
+                post = Posterior(*(torch.cat([a, b]) for a, b in zip(post, others)))
+        elif model:
             metrics, post = self.model_update.update(batch)
         elif actor_critic:
             with torch.no_grad():
@@ -206,21 +235,25 @@ class Learner:
 
     def transitions(self, post: Posterior, batch: TrialBatch) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
         """``sac.batch_size`` transitions ``(b_t, a_t, r_{t+1}, b_{t+1}, None)`` drawn uniformly from the batch's
-        sequences, gathering only the sampled frames. With ``extensions.opening_fraction`` a share is drawn from the
-        openings of later episodes; with ``extensions.n_step`` the reward is an n-step sum, the belief the one it
+        sequences, gathering only the sampled frames, and never one into the first frame of a later episode (its belief
+        is the reset's; ``boundary_free``). With ``extensions.opening_fraction`` a share is drawn from the openings of
+        later episodes; with ``extensions.n_step`` the reward is an n-step sum inside the episode, the belief the one it
         bootstraps from and the last element its discount."""
         belief = post.belief()
         b, length, _ = belief.shape
         steps = length - 1
         x = self.config.extensions
         reward = self.critic_reward(batch)[:, 1:]  # [B, L-1]: r_{t+1} of transition t
-        n = b * steps
-        idx = torch.randint(0, n, (min(self.config.sac.batch_size, n),), generator=self.generator, device=self.device)
+        allowed = torch.nonzero(boundary_free(batch, steps).flatten()).flatten()  # flat indices into [B, steps]
+        pick = torch.randint(0, allowed.numel(), (min(self.config.sac.batch_size, allowed.numel()),),
+                             generator=self.generator, device=self.device)
+        idx = allowed[pick]
         if x.opening_fraction:
             idx = extensions.draw_openings(idx, batch, steps, x, self.generator)
         trial, t = idx // steps, idx % steps
         if x.n_step > 1:
-            summed, next_belief, discount = extensions.n_step_transitions(belief, reward, trial, t, x.n_step, self.config.sac.gamma)
+            summed, next_belief, discount = extensions.n_step_transitions(belief, reward, trial, t, x.n_step, self.config.sac.gamma,
+                                                                          batch.episode_start)
             return belief[trial, t], batch.actions[trial, t], summed, next_belief, discount
         return belief[trial, t], batch.actions[trial, t], reward[trial, t], belief[trial, t + 1], None
 

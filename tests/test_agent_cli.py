@@ -103,10 +103,10 @@ def test_evaluate_writes_results_plots_and_videos(tmp_path):
 
 
 def test_a_budget_inside_the_random_data_phase_says_the_agent_is_untrained(tmp_path):
-    out = train(tmp_path / "r", 80)  # TINY: 4 random trials of 40 steps come first
+    out = train(tmp_path / "r", 60)  # TINY: 4 random trials come first, of 20 steps (appendix C's stage 1: one episode)
     assert out.returncode == 0, out.stderr
     assert "eval/success" in json.loads(out.stdout)
-    assert ("ended in the random-data phase (4 random-policy trials, 160 env steps; paper appendix A), before learning "
+    assert ("ended in the random-data phase (4 random-policy trials, 80 env steps; paper appendix A), before learning "
             "started: the evaluation above is of an untrained agent") in out.stderr
 
 

@@ -52,7 +52,7 @@ def test_meld_package_does_not_import_leaderboards():
 
 
 def test_meta_train_respects_the_step_budget_and_collects_whole_trials():
-    agent = MELD(tiny())
+    agent = MELD(tiny(two_stage=False))
     ctx = TrainContext(agent.env_info, "state", 4)
     ctx.allow(250)  # 6 trials of 40 steps fit; the 10 steps left are not used
     agent.meta_train(ctx, 250)
@@ -69,12 +69,12 @@ def test_actor_critic_can_draw_its_own_larger_batch_of_trials():
     with ``ac_batch_trials`` the actor-critic's steps draw their own, larger batches."""
     counts = {}
     for ac_batch_trials in (None, 6):
-        agent = MELD(tiny(ac_batch_trials=ac_batch_trials, model_train_ratio=0.01, ac_train_ratio=0.03))
+        agent = MELD(tiny(ac_batch_trials=ac_batch_trials, model_train_ratio=0.01, ac_train_ratio=0.03, two_stage=False))
         ctx = TrainContext(agent.env_info, "state", 4)
         ctx.allow(160)
         agent.meta_train(ctx, 160)  # the random trials and the model's pre-training
         sizes, original = [], agent.replay.sample
-        agent.replay.sample = lambda tasks, per_task, device: sizes.append(tasks * per_task) or original(tasks, per_task, device)
+        agent.replay.sample = lambda tasks, per_task, device, **kw: sizes.append(tasks * per_task) or original(tasks, per_task, device, **kw)
         ctx.allow(400)
         agent.meta_train(ctx, 400)  # ~4 model and ~12 actor-critic updates
         counts[ac_batch_trials] = {size: sizes.count(size) for size in set(sizes)}
@@ -100,7 +100,7 @@ def test_stored_trials_hold_both_rewards_and_keep_the_belief_across_episodes():
 def test_episode_start_reaches_the_belief_only_when_configured(flag):
     """``extensions.episode_start_input``: the first frame of a trial's later episode (info["episode_end"]
     at meta-test, the replay's episode structure in training) enters the model's transitions."""
-    agent = MELD(tiny(episode_start_input=flag))
+    agent = MELD(tiny(episode_start_input=flag, two_stage=False))
     agent.meta_train(steps=200)  # random trials, pre-training and one collected iteration with the flag
     assert (agent.replay.sample(2, 1).episode_start.sum(1) == 1).all()  # one later episode per 2-episode trial
     agent.reset()
@@ -115,15 +115,53 @@ def test_episode_start_reaches_the_belief_only_when_configured(flag):
     agent.close()
 
 
-def test_two_stage_switches_to_sparse_reward_inputs_and_keeps_the_data():
-    agent = MELD(tiny(stage1_env_steps=240))
-    assert agent.reward_input == "shaped" and agent.stage == 1
-    agent.meta_train(steps=240)
-    trials = agent.replay.sizes.sum()
-    agent.meta_train(steps=80)
-    assert agent.stage == 2 and agent.reward_input == "sparse"
+def test_two_stage_runs_single_episodes_then_the_envs_trials_with_stage_1s_data_offline():
+    """Appendix C as the reference runs it: stage 1 collects 1-episode trials (shaped evidence); stage 2 starts as a run
+    does (random trials of the env's 2-episode trials, then pre-training) with sparse evidence, and stage 1's trials
+    become the offline buffer whose episodes batches mix in."""
+    agent = MELD(tiny(stage1_env_steps=160))
+    assert agent.reward_input == "shaped" and agent.stage == 1 and agent.trial_frames == 21
+    agent.meta_train(steps=160)  # 4 random trials, pre-training, 2 iterations of 2 trials, all of 20 steps
+    assert agent.stage == 2 and agent.offline is not None and agent.offline.trial_frames == 21
+    assert agent.offline.sizes.sum() == 8 and agent.replay.trial_frames == 41 and agent.replay.sizes.sum() == 0
+    assert agent.reward_input == "sparse" and agent.counters["random_trials"] == 0 and not agent.counters["pretrained"]
     assert agent.learner.config.model.reward_target == "shaped" and agent.learner.config.sac.critic_reward == "shaped"
-    assert agent.replay.sizes.sum() == trials + 2
+    pretrain = []
+    agent.logger = lambda metrics, step: pretrain.append(step) if "losses/model_loss_pretrain" in metrics else None
+    agent.meta_train(steps=240)  # stage 2: 4 random trials of 40 steps, its pre-training, then one iteration
+    assert agent.counters["random_trials"] == 4 and agent.replay.sizes.sum() == 6 and pretrain == [320]
+    assert agent.counters["pretrain_updates"] == round(agent.config.train.model_pretrain_ratio * 160)
+    agent.close()
+
+
+def test_stage_2_batches_mix_in_stage_1_episodes_at_the_offline_ratio():
+    """Each episode of a stage-2 batch's trials is one of stage 1's (the same task's) with probability
+    ``train.offline_ratio``: frames, actions and the rewards of its steps; the rest are stage 2's own."""
+    agent = MELD(tiny(stage1_env_steps=160))
+    agent.meta_train(steps=320)
+    online, offline, half = agent.replay, agent.offline, agent.episode_steps
+    held_online = {t: online.arrays["obs"][t, :online.size(t)] for t in range(4)}
+    held_offline = {t: offline.arrays["obs"][t, :offline.size(t)] for t in range(4)}
+    for ratio, expected in ((0.0, 0.0), (1.0, 1.0), (0.3, 0.3)):
+        sources = []
+        for _ in range(40):
+            batch = online.sample(4, 2, offline=offline, offline_ratio=ratio)
+            for row in range(8):
+                task = int(batch.task[row])
+                for e, (a, b) in enumerate(((0, half), (half, 2 * half + 1))):
+                    frames = batch.obs[row, a:b].numpy()
+                    from_offline = any(np.array_equal(frames, trial[:b - a]) for trial in held_offline[task])
+                    from_online = any(np.array_equal(frames, trial[a:b]) for trial in held_online[task])
+                    assert from_offline != from_online  # one whole episode of one source
+                    sources.append(from_offline)
+                    if from_offline:  # the episode's own rewards: its steps' at frames a+1 .. a+T
+                        slot = next(i for i, trial in enumerate(held_offline[task]) if np.array_equal(frames, trial[:b - a]))
+                        np.testing.assert_array_equal(batch.sparse_reward[row, a + 1:a + half + 1].numpy(),
+                                                      offline.arrays["sparse_reward"][task, slot, 1:])
+                        np.testing.assert_array_equal(batch.actions[row, a:a + half].numpy(),
+                                                      offline.arrays["actions"][task, slot])
+        assert np.mean(sources) == pytest.approx(expected, abs=0.08)
+    assert batch.sparse_reward[:, 0].eq(0).all()
     agent.close()
 
 
@@ -160,8 +198,9 @@ def test_stage2_sparse_critic_adds_the_shaped_reward_to_the_sparse_critic_reward
 
 def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_bootstrap_from():
     """``extensions.n_step=3`` against a loop over the same sampled (trial, step) pairs: r_{t+1} + g r_{t+2} + g^2 r_{t+3},
-    b_{t+3} and g^3, with fewer terms near the trial's end; n_step=1 is SAC's one-step transition."""
-    agent = MELD(tiny(n_step=3, critic_reward="sparse", sac__batch_size=500))
+    b_{t+3} and g^3, with fewer terms near an episode's end (the last frame before episode 2's first, or the trial's
+    last); n_step=1 is SAC's one-step transition."""
+    agent = MELD(tiny(n_step=3, critic_reward="sparse", sac__batch_size=500, two_stage=False))
     agent.meta_train(steps=120)
     learner = agent.learner
     batch = agent.replay.sample(2, 1)
@@ -172,13 +211,16 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
     gamma = learner.config.sac.gamma
     belief = post.belief()
     r = batch.sparse_reward[:, 1:]
-    steps = r.shape[1]
+    steps, half = r.shape[1], agent.episode_steps
     learner.generator.set_state(start)
-    idx = torch.randint(0, r.numel(), (min(500, r.numel()),), generator=learner.generator)
-    assert (idx % steps == steps - 1).any()  # the last step (one reward, g^1) is among those checked
-    for i, j in enumerate(idx.tolist()):
+    allowed = [j for j in range(r.numel()) if j % steps != half - 1]  # all but the step into episode 2's first frame
+    idx = torch.randint(0, len(allowed), (min(500, len(allowed)),), generator=learner.generator)
+    checked = [allowed[i] % steps for i in idx.tolist()]
+    assert steps - 1 in checked and half - 2 in checked  # the trial's and episode 1's last-but-one (one reward, g^1)
+    for i, j in enumerate(allowed[i] for i in idx.tolist()):
         b, t = divmod(j, steps)
-        k = min(3, steps - t)
+        end = half - 1 if t < half else steps  # the last frame of t's episode
+        k = min(3, end - t)
         torch.testing.assert_close(reward[i], sum(gamma ** m * r[b, t + m] for m in range(k)))
         torch.testing.assert_close(nxt[i], belief[b, t + k])
         torch.testing.assert_close(now[i], belief[b, t])
@@ -191,10 +233,33 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
         tiny(n_step=0)
 
 
+def test_critic_transitions_never_cross_into_a_later_episode():
+    """As the reference (meld_agent.py ``_train_ac``) drops the transitions across episode and trial boundaries: no
+    one-step transition goes from episode 1's last stored frame to episode 2's first (the reset), every other step of
+    the trial is drawn, the trial's last included."""
+    agent = MELD(tiny(two_stage=False, sac__batch_size=5000))
+    agent.meta_train(steps=120)
+    learner = agent.learner
+    batch = agent.replay.sample(2, 1)
+    with torch.no_grad():
+        post = learner.model_update.posterior(batch)
+    belief = post.belief()
+    steps, half = belief.shape[1] - 1, agent.episode_steps
+    drawn = set()
+    for _ in range(20):  # each draw is min(batch_size, the 2 x 39 allowed transitions), with replacement
+        now, actions, _, nxt, _ = learner.transitions(post, batch)
+        t = torch.cdist(now, belief[:, :steps].reshape(-1, belief.shape[-1])).argmin(1) % steps
+        after = torch.cdist(nxt, belief.reshape(-1, belief.shape[-1])).argmin(1) % (steps + 1)
+        assert (after == t + 1).all() and not (after == half).any()
+        drawn |= set(t.tolist())
+    assert drawn == set(range(steps)) - {half - 1}
+    agent.close()
+
+
 def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_of_later_episodes():
     """``extensions.opening_fraction=0.5, opening_steps=3``: half of each actor-critic batch comes from the first 3 steps of
     episode 2 (the reset frame and the 2 after it), the rest uniformly; with 0 the draw is the uniform one."""
-    agent = MELD(tiny(opening_fraction=0.5, opening_steps=3, sac__batch_size=400))
+    agent = MELD(tiny(opening_fraction=0.5, opening_steps=3, sac__batch_size=400, two_stage=False))
     agent.meta_train(steps=120)
     learner = agent.learner
     batch = agent.replay.sample(2, 1)
@@ -210,7 +275,7 @@ def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_o
     t = torch.cdist(now, flat).argmin(1) % steps  # the step each sampled belief came from
     in_opening = ((t >= episode) & (t < episode + 3)).float()
     half = len(now) // 2
-    assert half == min(400, 2 * steps) // 2
+    assert half == min(400, 2 * (steps - 1)) // 2  # the step into episode 2's first frame is never drawn
     assert in_opening[half:].all()  # the drawn half
     assert in_opening[:half].mean().item() < 0.25  # the uniform half: 3 of 2 x episode steps
     agent.close()
@@ -241,16 +306,20 @@ def test_same_seed_same_run_other_seed_other_run():
 
 
 def test_save_load_continues_exactly(tmp_path):
-    straight = MELD(tiny(stage1_env_steps=320))
-    straight.meta_train(steps=320)
+    """A checkpoint in stage 2 of appendix C holds both replays (stage 2's and stage 1's offline data)."""
+    straight = MELD(tiny(stage1_env_steps=160))
+    straight.meta_train(steps=400)
     straight.meta_train(steps=160)
 
-    first = MELD(tiny(stage1_env_steps=320))
-    first.meta_train(steps=320)
-    first.save(str(tmp_path / "ck"), extra={"budget_spent": 320})
+    first = MELD(tiny(stage1_env_steps=160))
+    first.meta_train(steps=400)
+    assert first.stage == 2 and first.offline is not None and first.replay.sizes.sum() == 6
+    first.save(str(tmp_path / "ck"), extra={"budget_spent": 400})
     first.close()
-    resumed = MELD(tiny(stage1_env_steps=320))
-    assert resumed.load(str(tmp_path / "ck")) == {"budget_spent": 320}
+    resumed = MELD(tiny(stage1_env_steps=160))
+    assert resumed.load(str(tmp_path / "ck")) == {"budget_spent": 400}
+    assert resumed.stage == 2 and resumed.trial_frames == 41
+    assert np.array_equal(resumed.offline.counts, straight.offline.counts)
     resumed.meta_train(steps=160)
     assert resumed.stage == straight.stage == 2
     assert torch.equal(_params(straight), _params(resumed))
@@ -331,7 +400,8 @@ def test_random_opening_takes_random_actions_only_at_the_start_of_later_episodes
     held."""
     for fraction, hold in ((1.0, False), (1.0, True), (0.0, False)):
         agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=fraction, random_opening_steps=2,
-                          random_opening_hold=hold, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
+                          random_opening_hold=hold, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0,
+                          two_stage=False))
         taken = []
 
         def fixed(obs, reward, deterministic, generator, episode_start=False, agent=agent):
@@ -363,7 +433,8 @@ def test_random_opening_until_reward_hands_over_to_the_policy_at_the_first_rewar
     the policy's actions follow. Without the option the opening runs its 3 steps."""
     for until in (True, False):
         agent = MELD(tiny(initial_random_trials=0, random_opening_fraction=1.0, random_opening_steps=3, random_opening_hold=True,
-                          random_opening_until_reward=until, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0))
+                          random_opening_until_reward=until, model_pretrain_ratio=0.0, model_train_ratio=0.0, ac_train_ratio=0.0,
+                          two_stage=False))
         half, make = agent.episode_steps, agent._env
 
         def fixed(obs, reward, deterministic, generator, episode_start=False, agent=agent):
@@ -411,3 +482,52 @@ def test_a_meta_test_trial_depends_on_the_weights_and_the_trial_alone():
     assert all(np.array_equal(a, b) for a, b in zip(trial(), first))
     assert torch.equal(agent.act_generator.get_state(), before)  # training's noise is untouched
     agent.close()
+
+
+def test_batches_have_the_references_shape():
+    """Each update draws ``tasks_per_update`` tasks with replacement x ``update_trials_per_task`` trials (the reference's
+    num_tasks_per_train x train_trials_per_task): the actor-critic learns from all of them, the model from
+    ``model_batch_steps // trial frames`` of them (its model_bs_in_steps // real_env_steps_per_trial)."""
+    agent = MELD(tiny(two_stage=False, tasks_per_update=4, model_batch_steps=90, model_train_ratio=0.01, ac_train_ratio=0.01))
+    agent.meta_train(steps=160)  # random trials and pre-training
+    calls, model_rows, ac_rows = [], [], []
+    sample, update, transitions = agent.replay.sample, agent.learner.model_update.update, agent.learner.transitions
+    agent.replay.sample = lambda *a, **kw: calls.append((a[:2], kw["replace"])) or sample(*a, **kw)
+    agent.learner.model_update.update = lambda batch: model_rows.append(batch.task.shape[0]) or update(batch)
+    agent.learner.transitions = lambda post, batch: ac_rows.append((post.z1.shape[0], batch.task.shape[0])) or transitions(post, batch)
+    agent.meta_train(steps=400)
+    assert agent.model_batch_trials() == 2 and calls and set(calls) == {((4, 1), True)}
+    assert set(model_rows) == {2} and set(ac_rows) == {(4, 4)}
+    agent.close()
+    # more model trials than the batch holds: all of them (the reference refuses such configs)
+    assert MELD(tiny(two_stage=False, tasks_per_update=2, model_batch_steps=205)).model_batch_trials() == 2
+    assert MELD(tiny(two_stage=False, tasks_per_update=2, update_trials_per_task=3, model_batch_steps=205)).model_batch_trials() == 5
+
+
+def test_meld_samples_its_meta_test_actions_and_slac_takes_the_mean():
+    """Algorithm 2 samples (the reference's policy does, meld_policy.py); SLAC acts with the mean, as slac.pytorch's
+    evaluation does. ``sac.deterministic_test`` sets either way for one agent."""
+    from baselines.slac import SLAC
+
+    assert MELD.meta_test_actions == "sampled" and SLAC.meta_test_actions == "mean"
+    assert MELD(tiny()).meta_test_actions == "sampled" and SLAC(tiny(reward_input="none")).meta_test_actions == "mean"
+    assert MELD(tiny(deterministic_test=True)).meta_test_actions == "mean"
+    assert SLAC(tiny(reward_input="none", deterministic_test=False)).meta_test_actions == "sampled"
+    for mode, expected in ((None, False), (True, True)):  # what act() asks of the policy
+        agent = MELD(tiny(deterministic_test=mode))
+        asked = []
+        policy = agent._policy
+        agent._policy = lambda *a, deterministic, **kw: asked.append(deterministic) or policy(*a, deterministic=deterministic, **kw)
+        agent.reset()
+        agent.act(np.zeros(4, np.float32), 0.0, {"episode_in_trial": 0})
+        assert asked == [expected]
+    agent = MELD(tiny())  # on one belief and one generator state the sampled action is not the mean one
+    agent.reset()
+    agent.act(np.zeros(4, np.float32), 0.0, {"episode_in_trial": 0})
+    state, generator = agent._filter, agent.test_generator.get_state()
+    actions = []
+    for deterministic in (False, True):
+        agent._filter = state
+        agent.test_generator.set_state(generator)
+        actions.append(agent._policy(np.zeros(4, np.float32), 0.0, deterministic, agent.test_generator))
+    assert not np.array_equal(*actions)

@@ -1,7 +1,8 @@
 """The defaults (and the extensions the Nav2D learning test uses) train exactly as recorded: a short MELD run's
 per-iteration losses against ``tests/data/pinned_losses.json``.
 
-Two runs on Nav2D with state observations, small batches, 480 env steps and appendix C's stage switch at 240: the
+Two runs on Nav2D with state observations, small batches, 480 env steps and appendix C's stage switch at 240 (stage 1:
+single-episode trials; stage 2: its random trials, pre-training with stage 1's episodes mixed in, one iteration): the
 meld/Nav2D-v0 preset as it is, and the same with the learning test's extensions on. A change to the paper's algorithm,
 to an extension, to the replay's sampling or to an RNG's draws shows here as a changed loss. On one machine the numbers
 are the same to the last bit; the tolerance allows other CPUs' float summation orders.

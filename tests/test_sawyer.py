@@ -176,15 +176,16 @@ def test_button_press_in_a_two_episode_trial(make):
     u = env.unwrapped
     rewards, episodes = [], []
     waypoint = button_waypoint()
-    for _ in range(80):
+    steps = meld_envs.entry("meld/ButtonPress-v0").max_episode_steps  # 30
+    for _ in range(2 * steps + 10):
         target, site = waypoint(u)
         _, reward, terminated, truncated, info = env.step(u.scripted_action(target, site=site))
         rewards.append(reward)
         episodes.append(info["episode_in_trial"])
         if terminated or truncated:
             break
-    assert len(rewards) == 80 and episodes[-1] == 1
-    assert sum(rewards[:39]) > 0 and sum(rewards[41:]) > 0  # pressed in both episodes
+    assert len(rewards) == 2 * steps and episodes[-1] == 1
+    assert sum(rewards[:steps - 1]) > 0 and sum(rewards[steps + 1:]) > 0  # pressed in both episodes
     assert u.depressions().max() > 0.01
 
 

@@ -27,7 +27,12 @@ def make_slac_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDCon
 
 class SLAC(MELD):
     """MELD's agent built with ``SLAC_OVERRIDES``; constructed exactly as MELD is (a ``MELDConfig``,
-    or the leaderboard's ``EnvInfo`` with ``seed`` and overrides)."""
+    or the leaderboard's ``EnvInfo`` with ``seed`` and overrides).
+
+    At meta-test it acts with the policy's mean action (``meta_test_actions = "mean"``), as SLAC's evaluation does
+    (slac.pytorch evaluates with ``algo.exploit``, the tanh of the policy's mean); MELD samples."""
+
+    meta_test_actions = "mean"
 
     def __init__(self, spec: MELDConfig | EnvInfo, seed: int | None = None, **config_overrides: Any) -> None:
         _refuse_reward_evidence(config_overrides)
