@@ -14,7 +14,9 @@ replacement) x ``train.update_trials_per_task`` trials; the model trains on ``tr
 of them, the actor-critic on ``sac.batch_size`` transitions of all of them, never one that crosses into a later episode;
 meta-test actions are sampled (``MELD.meta_test_actions``); on tasks sparse at test, appendix C runs stage 1 on
 single-episode trials, and stage 2 on the env's trials as a fresh run (random trials, pre-training) whose batches take
-each episode from stage 1's data with probability ``train.offline_ratio``.
+each episode from stage 1's data with probability ``train.offline_ratio``. The model's networks use leaky ReLU
+(slope 0.2) and, on two-camera 64x128 frames, conv filters twice as wide as high (the reference's (10, 5), (6, 3), ...
+on its frames stacked the other way); paper A's text (ReLU, its sizes) is ``meld_agent.presets.PAPER_TEXT_WIDTHS``.
 
 Deviations from the authors' code, with their reasons (per-environment settings: ``meld_agent.presets.DEVIATIONS``):
 

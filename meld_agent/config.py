@@ -19,12 +19,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from meld_agent.presets import (DEVIATIONS, OPTIONAL_FIELDS, PAPER_TEXT_WIDTHS, PRESET_SOURCES,  # noqa: F401 (re-exported)
+from meld_agent.presets import (DEVIATIONS, PAPER_TEXT_WIDTHS, PRESET_SOURCES,  # noqa: F401 (re-exported)
                                 PRESETS, presets_table)
 
 REWARD_CHOICES = ("shaped", "sparse")
 REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
 CONV_DTYPE_CHOICES = ("float32", "bfloat16")
+ACTIVATION_CHOICES = ("leaky_relu", "relu")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class ModelConfig:
     # conv_filters (d, 2d, 4d, 8d, 8d), feature_size 8d and hidden_size 8d (``base_depth_widths``); None: those three as
     # given. The defaults below are d = 32's (0_meld_dense.gin); every reference environment config sets d = 64
     conv_filters: tuple[int, ...] = (32, 64, 128, 256, 256)  # paper A: encoder filters; decoder mirrors them
-    conv_kernels: tuple[int, ...] = (5, 3, 3, 3, 4)  # paper A; the last is widened for 64x128 images
+    conv_kernels: tuple[int, ...] = (5, 3, 3, 3, 4)  # paper A; k x 2k for 64x128 two-camera images (rectangular filters)
+    activation: str = "leaky_relu"  # of the model networks: the reference's (slope 0.2); "relu" is paper A's text. The
+    # actor and critics use ReLU in both
     feature_size: int = 256  # encoder output (= last conv filters for images; the MLP encoder's in obs_mode="state")
     hidden_size: int = 256  # latent and reward MLPs, 2 hidden layers: the reference's 8*base_depth (paper A's text: 32 units,
     # available as ``meld_agent.presets.PAPER_TEXT_WIDTHS``)
@@ -317,8 +320,7 @@ def with_overrides(config: MELDConfig, overrides: dict[str, Any]) -> MELDConfig:
 
 def make_config(env_id: str = "meld/Nav2D-v0", **overrides: Any) -> MELDConfig:
     """The paper defaults, then ``PRESETS[env_id]`` (``meld_agent.presets``), then ``overrides``."""
-    preset = {k: v for k, v in PRESETS.get(env_id, {}).items() if k not in OPTIONAL_FIELDS or k in field_paths(MELDConfig)}
-    return with_overrides(with_overrides(MELDConfig(env_id=env_id), preset), overrides)
+    return with_overrides(with_overrides(MELDConfig(env_id=env_id), PRESETS.get(env_id, {})), overrides)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -343,6 +345,8 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("extensions.random_opening_fraction", x.random_opening_fraction), ("train.offline_ratio", t.offline_ratio)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
+    if m.activation not in ACTIVATION_CHOICES:
+        raise ValueError(f"model.activation={m.activation!r}; allowed: {', '.join(map(repr, ACTIVATION_CHOICES))}")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
         raise ValueError(f"model.conv_dtype={m.conv_dtype!r}; allowed: {', '.join(map(repr, CONV_DTYPE_CHOICES))}")
     if m.base_depth is not None:

@@ -22,19 +22,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from meld_agent.config import ModelConfig
+from meld_agent.config import ACTIVATION_CHOICES, ModelConfig
 
 _MIN_STD = 1e-5
 _LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
 
 
-def mlp(sizes: list[int], out_activation: bool = False) -> nn.Sequential:
-    """Fully connected layers with ReLU between them (paper A: ReLU after each layer)."""
+_LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's, which the reference's model networks use
+
+
+def activation(name: str, inplace: bool = False) -> nn.Module:
+    """``"leaky_relu"`` (slope 0.2: the reference's model networks) or ``"relu"`` (paper A's text; SAC's networks)."""
+    if name == "leaky_relu":
+        return nn.LeakyReLU(_LEAKY_SLOPE, inplace=inplace)
+    if name == "relu":
+        return nn.ReLU(inplace=inplace)
+    raise ValueError(f"activation {name!r}; allowed: {', '.join(map(repr, ACTIVATION_CHOICES))}")
+
+
+def mlp(sizes: list[int], out_activation: bool = False, act: str = "relu") -> nn.Sequential:
+    """Fully connected layers with ``act`` between them (and after the last with ``out_activation``)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or out_activation:
-            layers.append(nn.ReLU())
+            layers.append(activation(act))
     return nn.Sequential(*layers)
 
 
@@ -42,10 +54,10 @@ class Gaussian(nn.Module):
     """A diagonal Gaussian whose mean and std are an MLP of its (concatenated) inputs (SLAC's
     ``MultivariateNormalDiag``): 2 hidden layers; ``std = softplus(.) + 1e-5``."""
 
-    def __init__(self, in_size: int, out_size: int, hidden: int, fixed_std: float | None = None) -> None:
+    def __init__(self, in_size: int, out_size: int, hidden: int, fixed_std: float | None = None, act: str = "relu") -> None:
         super().__init__()
         self.fixed_std = fixed_std
-        self.net = mlp([in_size, hidden, hidden, out_size if fixed_std is not None else 2 * out_size])
+        self.net = mlp([in_size, hidden, hidden, out_size if fixed_std is not None else 2 * out_size], act=act)
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
         out = self.net(torch.cat(inputs, dim=-1) if len(inputs) > 1 else inputs[0])
@@ -55,13 +67,20 @@ class Gaussian(nn.Module):
         return mean, F.softplus(raw_std) + _MIN_STD
 
 
-def _widths(image_shape: tuple[int, int, int], last_kernel: int) -> tuple[int, int]:
+def _kernels(image_shape: tuple[int, int, int], kernels: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(height, width) of each conv kernel: square for one camera, k x (n k) for n cameras side by side (paper A:
+    "rectangular filters"; the reference's (10, 5), (6, 3), (6, 3), (6, 3), (8, 4) for two cameras stacked)."""
     h, w, c = image_shape
     if c != 3 or h % 16 or w % h:
         raise ValueError(f"image shape {image_shape}: expected (H, k*H, 3) with H a multiple of 16, e.g. (64, 64, 3) or (64, 128, 3)")
-    if h // 16 != last_kernel:
-        raise ValueError(f"image height {h} and last conv kernel {last_kernel}: the 4 stride-2 layers leave {h // 16} rows")
-    return last_kernel, last_kernel * (w // h)  # rectangular last kernel for side-by-side cameras (paper A)
+    if h // 16 != kernels[-1]:
+        raise ValueError(f"image height {h} and last conv kernel {kernels[-1]}: the 4 stride-2 layers leave {h // 16} rows")
+    return [(k, k * (w // h)) for k in kernels]
+
+
+def _same_padding(kernel: tuple[int, int]) -> tuple[int, int]:
+    """Padding of a stride-2 convolution that halves each side, as TensorFlow's "SAME" pads even inputs."""
+    return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
 
 
 class FullConv2d(nn.Conv2d):
@@ -107,22 +126,21 @@ def _conv_precision(x: Tensor, dtype: torch.dtype) -> torch.autocast:
 class ConvEncoder(nn.Module):
     """Images ``uint8 [N, H, W, 3]`` -> features ``[N, filters[-1]]``: paper A's five conv layers
     (32-64-128-256-256 filters in its text, d-2d-4d-8d-8d for the reference's ``base_depth`` d; kernels
-    5-3-3-3-4), four with stride 2, the last one valid and
-    rectangular for 64x128 two-camera images. Runs in ``channels_last`` (NHWC frames are already
-    laid out that way, so no copy is made); ReLUs act in place (a convolution's backward needs its
-    input, not its output)."""
+    5-3-3-3-4, each twice as wide for 64x128 two-camera images), four with stride 2, the last one valid. Runs in
+    ``channels_last`` (NHWC frames are already laid out that way, so no copy is made); activations act in place (a
+    convolution's backward needs its input, not its output)."""
 
     def __init__(self, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, act: str = "relu") -> None:
         super().__init__()
         self.dtype = _check_conv_dtype(dtype)  # compute dtype of the convolutions (autocast); parameters and output stay float32
-        last = _widths(image_shape, kernels[-1])
+        shapes = _kernels(image_shape, kernels)
         layers: list[nn.Module] = []
         c_in = 3
-        for f, k in zip(filters[:-1], kernels[:-1]):
-            layers += [nn.Conv2d(c_in, f, k, stride=2, padding=k // 2), nn.ReLU(inplace=True)]
+        for f, k in zip(filters[:-1], shapes[:-1]):
+            layers += [nn.Conv2d(c_in, f, k, stride=2, padding=_same_padding(k)), activation(act, inplace=True)]
             c_in = f
-        layers += [FullConv2d(c_in, filters[-1], last), nn.ReLU(inplace=True)]
+        layers += [FullConv2d(c_in, filters[-1], shapes[-1]), activation(act, inplace=True)]
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.out_size = filters[-1]
 
@@ -138,18 +156,20 @@ class ConvDecoder(nn.Module):
     transpose of ``ConvEncoder`` (paper A), SLAC's fixed-variance image likelihood."""
 
     def __init__(self, latent_size: int, image_shape: tuple[int, int, int], filters: tuple[int, ...], kernels: tuple[int, ...],
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, act: str = "relu") -> None:
         super().__init__()
         self.dtype = _check_conv_dtype(dtype)  # as ConvEncoder's
-        first = _widths(image_shape, kernels[-1])
-        layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], first), nn.ReLU(inplace=True)]
+        shapes = _kernels(image_shape, kernels)
+        layers: list[nn.Module] = [FullConvTranspose2d(latent_size, filters[-1], shapes[-1]), activation(act, inplace=True)]
         chans = list(filters[:-1])[::-1] + [3]  # 256 -> 128 -> 64 -> 32 -> 3
-        ks = list(kernels[:-1])[::-1]  # 3, 3, 3, 5
+        ks = shapes[:-1][::-1]  # 3, 3, 3, 5 (x n cameras wide)
         c_in = filters[-1]
         for i, (c_out, k) in enumerate(zip(chans[1:], ks)):
-            layers.append(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=k // 2, output_padding=1))
+            pad = _same_padding(k)  # and the output padding that doubles each side exactly
+            layers.append(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=pad,
+                                             output_padding=(2 * pad[0] - k[0] + 2, 2 * pad[1] - k[1] + 2)))
             if i < len(ks) - 1:
-                layers.append(nn.ReLU(inplace=True))
+                layers.append(activation(act, inplace=True))
             c_in = c_out
         self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
@@ -162,9 +182,9 @@ class ConvDecoder(nn.Module):
 class StateEncoder(nn.Module):
     """States ``float32 [N, S]`` -> features ``[N, F]`` (the ``obs_mode="state"`` path)."""
 
-    def __init__(self, state_size: int, hidden: int, feature_size: int) -> None:
+    def __init__(self, state_size: int, hidden: int, feature_size: int, act: str = "relu") -> None:
         super().__init__()
-        self.net = mlp([state_size, hidden, hidden, feature_size], out_activation=True)
+        self.net = mlp([state_size, hidden, hidden, feature_size], out_activation=True, act=act)
         self.out_size = feature_size
 
     def forward(self, states: Tensor) -> Tensor:
@@ -174,9 +194,9 @@ class StateEncoder(nn.Module):
 class StateDecoder(nn.Module):
     """Latents ``[N, Z]`` -> state means ``[N, S]``."""
 
-    def __init__(self, latent_size: int, hidden: int, state_size: int) -> None:
+    def __init__(self, latent_size: int, hidden: int, state_size: int, act: str = "relu") -> None:
         super().__init__()
-        self.net = mlp([latent_size, hidden, hidden, state_size])
+        self.net = mlp([latent_size, hidden, hidden, state_size], act=act)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)
@@ -234,22 +254,23 @@ class LatentModel(nn.Module):
         self.action_size = action_size
         z1, z2, h = config.latent1_size, config.latent2_size, config.hidden_size
         a = action_size + int(episode_start_input)  # what the transitions read for a_{t-1}
+        act = config.activation
         self.pixels = len(self.obs_shape) == 3
         if self.pixels:
             dtype = getattr(torch, config.conv_dtype)
-            self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels, dtype)
-            self.decoder: nn.Module = ConvDecoder(z1 + z2, self.obs_shape, config.conv_filters, config.conv_kernels, dtype)
+            self.encoder: nn.Module = ConvEncoder(self.obs_shape, config.conv_filters, config.conv_kernels, dtype, act)
+            self.decoder: nn.Module = ConvDecoder(z1 + z2, self.obs_shape, config.conv_filters, config.conv_kernels, dtype, act)
         else:
-            self.encoder = StateEncoder(self.obs_shape[0], config.state_hidden_size, config.feature_size)
-            self.decoder = StateDecoder(z1 + z2, config.state_hidden_size, self.obs_shape[0])
+            self.encoder = StateEncoder(self.obs_shape[0], config.state_hidden_size, config.feature_size, act)
+            self.decoder = StateDecoder(z1 + z2, config.state_hidden_size, self.obs_shape[0], act)
         self.reward_repeat = 0 if config.reward_input == "none" else config.reward_repeat
         evidence = self.encoder.out_size + self.reward_repeat
-        self.z1_first_posterior = Gaussian(evidence, z1, h)  # q(z1_1 | x_1, r_1)
-        self.z2_first = Gaussian(z1, z2, h)  # p(z2_1 | z1_1) = q(z2_1 | z1_1)
-        self.z1_prior = Gaussian(z2 + a, z1, h)  # p(z1_t | z2_{t-1}, a_{t-1})
-        self.z1_posterior = Gaussian(evidence + z2 + a, z1, h)  # q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
-        self.z2_transition = Gaussian(z1 + z2 + a, z2, h)  # p(z2_t | z1_t, z2_{t-1}, a_{t-1}) = q(...)
-        self.reward_decoder = Gaussian(z1 + z2, 1, h, fixed_std=config.reward_std)  # p(r_t | z_t)
+        self.z1_first_posterior = Gaussian(evidence, z1, h, act=act)  # q(z1_1 | x_1, r_1)
+        self.z2_first = Gaussian(z1, z2, h, act=act)  # p(z2_1 | z1_1) = q(z2_1 | z1_1)
+        self.z1_prior = Gaussian(z2 + a, z1, h, act=act)  # p(z1_t | z2_{t-1}, a_{t-1})
+        self.z1_posterior = Gaussian(evidence + z2 + a, z1, h, act=act)  # q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1})
+        self.z2_transition = Gaussian(z1 + z2 + a, z2, h, act=act)  # p(z2_t | z1_t, z2_{t-1}, a_{t-1}) = q(...)
+        self.reward_decoder = Gaussian(z1 + z2, 1, h, fixed_std=config.reward_std, act=act)  # p(r_t | z_t)
 
     def transition_input(self, actions: Tensor, episode_start: Tensor | None) -> Tensor:
         """What the transitions read for a_{t-1}: ``actions [..., A]``, with the flag ``episode_start [...]``

@@ -102,7 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.model_pretrain_ratio": 0.2,  # cpu: 480 model-only updates on the random data
         "train.collect_tasks": 10,  # cpu: one iteration = 10 trials = 400 env steps
         "train.tasks_per_update": 8,  # cpu
-        "train.model_batch_steps": 328,  # cpu: 8 trials of 41 frames
+        "train.model_batch_steps": 328,  # cpu: stage 2's 8 trials of 41 frames (stage 1: the batch's 8 of 21)
         "train.model_train_ratio": 0.2,  # cpu: 80 model updates per iteration
         "train.ac_train_ratio": 0.8,  # reference ratio for the (cheaper) actor-critic: 320 per iteration
         "train.stage1_env_steps": 12_000,  # cpu: shaped stage, then the sparse-input stage (appendix C)
@@ -138,22 +138,16 @@ PRESET_SOURCES: dict[str, str] = {
     "meld/WidowXCable-v0": "derived (no reference config): the Buttons sparse run's settings, 20 tasks (paper 5.3, E)",
 }
 
-# Settings a preset names that the agent may not have yet: ``make_config`` applies them only where the config has the
-# field; ``tests/test_agent_presets.py`` reports the reference rows they stand for as pending until then.
-OPTIONAL_FIELDS: dict[str, str] = {
-    "train.offline_ratio": "the share of stage 2's batches drawn from stage 1's relabelled data",
-    "train.update_trials_per_task": "trials drawn from each task of a batch",
-}
-
 # The paper's text on the model's widths (appendix A: "32, 64, 128, 256, and 256 filters", "2 hidden layers of 32
 # units"), where the presets follow the reference code: make_config(env_id, **PAPER_TEXT_WIDTHS), or on the command
 # line --set model.base_depth=null --set model.conv_filters=[32,64,128,256,256] --set model.feature_size=256
-# --set model.hidden_size=32
+# --set model.hidden_size=32 --set model.activation=relu
 PAPER_TEXT_WIDTHS: dict[str, Any] = {
     "model.base_depth": None,
     "model.conv_filters": (32, 64, 128, 256, 256),
     "model.feature_size": 256,
     "model.hidden_size": 32,
+    "model.activation": "relu",  # "We use ReLU activations after each layer"; the reference's model uses leaky ReLU
 }
 
 def _stop_model(env_steps: str) -> str:
@@ -173,8 +167,6 @@ DEVIATIONS: dict[str, dict[str, str]] = {
         "Table 1": "paper Table 1 gives one set of values for every environment (30 train tasks, 20 tasks collected and "
                    "20 drawn per iteration, batches of 512, 1e5 frames per task); the presets take each reference "
                    "config's values instead (the config's defaults keep most of Table 1's)",
-        "activations": "not a preset setting: the networks use ReLU (paper A) where the reference's model networks use "
-                       "leaky ReLU (meld/networks/model_network_helpers.py)",
         "train.num_train_tasks": "under the leaderboard's protocol the train tasks are the protocol's split (the "
                                  "registry's, 30; 20 for the WidowX) and train.num_train_tasks keeps the first n of them: "
                                  "Reacher (60) and ShelfPlace (40) run on 30 there, with their random trials spread over 30",
@@ -234,15 +226,14 @@ def deviations_table() -> str:
 def reference_table() -> str:
     """Every reference setting (``meld_agent.reference_configs``) next to what ``make_config`` gives: Markdown."""
     from meld_agent import reference_configs as rc
-    from meld_agent.config import field_paths, make_config, MELDConfig
+    from meld_agent.config import make_config
 
     rows = ["| environment | reference setting | where | value | ours | value here | |", "|---|---|---|---|---|---|---|"]
     for env_id in rc.ENV_IDS:
         config = make_config(env_id)
         for r in rc.rows(env_id):
-            pending = r.field in OPTIONAL_FIELDS and r.field not in field_paths(MELDConfig)
-            here = "(pending)" if pending or r.field is None else rc.our_value(config, r.field)
-            ok = "same" if r.field is not None and not pending and here == r.ours else (
+            here = "(pending)" if r.field is None else rc.our_value(config, r.field)
+            ok = "same" if r.field is not None and here == r.ours else (
                 "deviation" if (r.field or r.name) in DEVIATIONS.get(env_id, {}) else "pending")
             rows.append(f"| {env_id} | {r.name} | {r.where} | {r.written} | {r.field or '-'} | {here} | {ok} |")
     return "\n".join(rows)

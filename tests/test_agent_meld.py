@@ -1,6 +1,5 @@
 """The MELD agent as the leaderboard drives it: interface, budget, exact resume, corrupt checkpoints,
 the appendix C two-stage switch, configs and presets."""
-import dataclasses
 import os
 
 import numpy as np

@@ -9,17 +9,13 @@ import pytest
 import meld_agent
 from meld_agent import presets
 from meld_agent import reference_configs as rc
-from meld_agent.config import MELDConfig, base_depth_widths, check, field_paths, make_config
+from meld_agent.config import MELDConfig, base_depth_widths, check, make_config
 from meld_agent.networks import Actor, LatentModel
 from meld_envs import registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIB = 2 ** 30
 MAX_ACTION_SIZE = 7  # the Sawyer's joints; every other environment here has fewer
-
-
-def _pending(field):
-    return field in presets.OPTIONAL_FIELDS and field not in field_paths(MELDConfig)
 
 
 def test_presets_live_in_their_module_and_are_re_exported():
@@ -34,8 +30,6 @@ def test_every_reference_setting_is_reproduced_or_a_listed_deviation(env_id):
     listed = presets.DEVIATIONS.get(env_id, {})
     differs, matches = defaultdict(list), defaultdict(list)
     for row in rc.rows(env_id):
-        if row.field is not None and _pending(row.field):
-            continue  # a setting the agent does not have yet (presets.OPTIONAL_FIELDS)
         key = row.field or row.name
         if row.field is not None and rc.our_value(config, row.field) == row.ours:
             matches[key].append(row.where)
@@ -73,8 +67,6 @@ def test_deviations_name_known_environments_and_every_preset_has_a_source():
     assert set(presets.PRESETS) == ids == set(presets.PRESET_SOURCES)
     for env_id in ids - set(rc.ENV_IDS):  # no reference config: the whole preset is a listed deviation
         assert presets.DEVIATIONS[env_id].get("preset"), env_id
-    for key in presets.OPTIONAL_FIELDS:
-        assert key.split(".")[0] in ("model", "sac", "replay", "train", "extensions")
 
 
 def _replay_gib(config, entry, num_tasks):

@@ -5,7 +5,6 @@ import json
 import os
 import textwrap
 
-import numpy as np
 import pytest
 
 from leaderboards import protocol, report, results, runner, validate
