@@ -232,18 +232,23 @@ def test_n_step_transitions_sum_the_discounted_rewards_up_to_the_belief_they_boo
         tiny(n_step=0)
 
 
+def _trained_batch(**overrides):
+    """An agent after 120 steps, a batch of 2 trials from its replay, their posterior and beliefs, and the steps."""
+    agent = MELD(tiny(**overrides))
+    agent.meta_train(steps=120)
+    batch = agent.replay.sample(2, 1)
+    with torch.no_grad():
+        post = agent.learner.model_update.posterior(batch)
+    belief = post.belief()
+    return agent, agent.learner, batch, post, belief, belief.shape[1] - 1
+
+
 def test_critic_transitions_never_cross_into_a_later_episode():
     """As the reference (meld_agent.py ``_train_ac``) drops the transitions across episode and trial boundaries: no
     one-step transition goes from episode 1's last stored frame to episode 2's first (the reset), every other step of
     the trial is drawn, the trial's last included."""
-    agent = MELD(tiny(two_stage=False, sac__batch_size=5000))
-    agent.meta_train(steps=120)
-    learner = agent.learner
-    batch = agent.replay.sample(2, 1)
-    with torch.no_grad():
-        post = learner.model_update.posterior(batch)
-    belief = post.belief()
-    steps, half = belief.shape[1] - 1, agent.episode_steps
+    agent, learner, batch, post, belief, steps = _trained_batch(two_stage=False, sac__batch_size=5000)
+    half = agent.episode_steps
     drawn = set()
     for _ in range(20):  # each draw is min(batch_size, the 2 x 39 allowed transitions), with replacement
         now, actions, _, nxt, _ = learner.transitions(post, batch)
@@ -258,14 +263,8 @@ def test_critic_transitions_never_cross_into_a_later_episode():
 def test_opening_fraction_draws_that_share_of_transitions_from_the_first_steps_of_later_episodes():
     """``extensions.opening_fraction=0.5, opening_steps=3``: half of each actor-critic batch comes from the first 3 steps of
     episode 2 (the reset frame and the 2 after it), the rest uniformly; with 0 the draw is the uniform one."""
-    agent = MELD(tiny(opening_fraction=0.5, opening_steps=3, sac__batch_size=400, two_stage=False))
-    agent.meta_train(steps=120)
-    learner = agent.learner
-    batch = agent.replay.sample(2, 1)
-    with torch.no_grad():
-        post = learner.model_update.posterior(batch)
-    belief = post.belief()
-    steps = belief.shape[1] - 1
+    agent, learner, batch, post, belief, steps = _trained_batch(opening_fraction=0.5, opening_steps=3,
+                                                                sac__batch_size=400, two_stage=False)
     episode = agent.episode_steps
     opening = opening_mask(batch.episode_start, steps, 3)
     assert opening.sum(1).tolist() == [3, 3] and opening[:, episode:episode + 3].all()
