@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/agent_throughput.py            # ~2-3 min on 2 CPU cores
     .venv/bin/python benchmarks/agent_throughput.py --quick    # ~30 s smoke run
     .venv/bin/python benchmarks/agent_throughput.py --markdown-out results/agent_throughput.md
+    .venv/bin/python benchmarks/agent_throughput.py --nav2d-state --threads 1 --compile none,default  # state rows only
 
 Measured (random uint8 frames; the numbers do not depend on their content):
 
@@ -23,6 +24,13 @@ Measured (random uint8 frames; the numbers do not depend on their content):
 * FLOPs per update from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
   forward + backward), achieved GFLOP/s, and the GFLOP/s of a 2048x2048 float32 matmul on the same
   threads. Then the same on CUDA when present.
+
+* **Nav2D state preset shapes** (``make_config("meld/Nav2D-v0", obs_mode="state")``: MLP encoder, 8 trials x 41
+  frames, 256 transitions), per ``train.compile`` mode: a model step; an actor-critic step with its own no-grad
+  posterior pass; an actor-critic step as training runs those between two model steps (``Learner.actor_critic_steps``:
+  one pass over 12 batches); a model + actor-critic step; and ``MELD.meta_train`` end to end (``--e2e-steps`` env
+  steps: 60 random trials, 480 model pre-training steps, then iterations of 400 env steps, 80 model + actor-critic and
+  240 actor-critic-only steps), in env steps/s over the whole run and over its iterations alone.
 
 Targets: >= 2x the reference's 1.0 model updates/s and 0.8 actor-critic updates/s at
 the same batch shapes; >= 70% of the matmul FLOP/s.
@@ -115,6 +123,67 @@ def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[i
     return rows
 
 
+def nav2d_state_batch(b: int = 8, length: int = 41, seed: int = 0) -> TrialBatch:
+    """Random data of the Nav2D state preset's shapes: 4-D states, 2-D actions, two 20-step episodes a trial."""
+    g = torch.Generator().manual_seed(seed)
+    episode_start = torch.zeros(b, length)
+    episode_start[:, (length - 1) // 2 + 1] = 1.0
+    rewards = torch.randn(b, length, generator=g)
+    return TrialBatch(torch.randn(b, length, 4, generator=g), torch.rand(b, length - 1, 2, generator=g) * 2 - 1, rewards,
+                      (rewards > 1).float(), torch.zeros(b, dtype=torch.long), episode_start)
+
+
+def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_steps: int) -> list[dict]:
+    """The Nav2D state preset's update rows and ``MELD.meta_train`` end to end, under ``train.compile=compile_mode``
+    (the first calls, which compile, are warm-up and not timed; the end-to-end run includes its compile time)."""
+    from meld_agent import MELD
+
+    device = torch.device("cpu")
+    config = make_config("meld/Nav2D-v0", obs_mode="state", device="cpu", train__compile=compile_mode)
+    learner = Learner((4,), 2, config, seed=0, device=device)
+    batches = [nav2d_state_batch(seed=i) for i in range(12)]
+    cases = {
+        "model step (8 x 41 frames)": (lambda: learner.train_step(batches[0], model=True, actor_critic=False), 1),
+        "actor-critic step, own posterior pass": (lambda: learner.train_step(batches[0], model=False, actor_critic=True), 1),
+        "actor-critic step, one pass over 12 batches (as training runs them)": (lambda: learner.actor_critic_steps(batches), 12),
+        "model + actor-critic step": (lambda: learner.train_step(batches[0]), 1),
+    }
+    rows = []
+    for name, (fn, steps) in cases.items():
+        fn()  # compiles when compiling
+        rate, calls = timed(fn, seconds, min_calls, device)
+        rows.append({"case": f"Nav2D state, {compile_mode}: {name}", "updates_per_s": rate * steps, "ms": 1000 / (rate * steps)})
+    if e2e_steps:
+        agent = MELD(make_config("meld/Nav2D-v0", obs_mode="state", device="cpu", train__compile=compile_mode))
+        logged: list[tuple[int, float]] = []
+        agent.logger = lambda metrics, step: logged.append((step, time.perf_counter()))
+        start = time.perf_counter()
+        agent.meta_train(steps=e2e_steps)
+        total = time.perf_counter() - start
+        agent.close()
+        pre = [(s, t) for s, t in logged if s <= agent.config.train.initial_random_trials * 40]
+        iterations = [(s, t) for s, t in logged if (s, t) not in pre]
+        row = {"case": f"Nav2D state, {compile_mode}: meta_train end to end, {e2e_steps} env steps",
+               "env_steps_per_s": e2e_steps / total, "seconds": total}
+        if pre and len(iterations) >= 1:
+            s0, t0 = pre[-1]
+            row["iteration_env_steps_per_s"] = (iterations[-1][0] - s0) / (iterations[-1][1] - t0)
+        rows.append(row)
+    return rows
+
+
+def nav2d_table(rows: list[dict]) -> str:
+    lines = ["| Nav2D state preset (CPU) | ms per update | updates/s | env steps/s (whole run / iterations) |", "|---|---:|---:|---:|"]
+    for r in rows:
+        if "env_steps_per_s" in r:
+            it = r.get("iteration_env_steps_per_s")
+            lines.append(f"| {r['case']} | | | {r['env_steps_per_s']:.0f} / {'' if it is None else f'{it:.0f}'} "
+                         f"({r['seconds']:.0f} s) |")
+        else:
+            lines.append(f"| {r['case']} | {r['ms']:.1f} | {r['updates_per_s']:.1f} | |")
+    return "\n".join(lines)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -170,10 +239,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="short timings (smoke run)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = cores)")
     p.add_argument("--markdown-out", default=None, help="also write the table to this file")
+    p.add_argument("--nav2d-state", action="store_true", help="only the Nav2D state preset's rows")
+    p.add_argument("--compile", default="none", help="train.compile modes of the Nav2D state rows, comma-separated "
+                                                     "(e.g. none,default; compiling takes minutes on a CPU)")
+    p.add_argument("--e2e-steps", type=int, default=3200, help="env steps of the end-to-end run (0: none)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     seconds, min_calls = (2.0, 2) if args.quick else (20.0, 5)
+    nav_rows = [r for mode in args.compile.split(",")
+                for r in measure_nav2d_state(mode.strip(), 2.0 if args.quick else 10.0, min_calls, 0 if args.quick else args.e2e_steps)]
+    if args.nav2d_state:
+        text = nav2d_table(nav_rows) + f"\n\nMachine: {machine()}."
+        print(text)
+        if args.markdown_out:
+            os.makedirs(os.path.dirname(args.markdown_out) or ".", exist_ok=True)
+            with open(args.markdown_out, "w") as f:
+                f.write(text + "\n")
+        return 0
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = {}
     for device in devices:
@@ -184,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             bf16_peak = matmul_gflops(device, 1.0 if args.quick else 3.0, torch.bfloat16)
             rows += measure(device, seconds, min_calls, conv_dtype="bfloat16")
         results[device.type] = (rows, peak, bf16_peak)
-    out = [table(results), "", f"Machine: {machine()}.", ""]
+    out = [table(results), "", nav2d_table(nav_rows), "", f"Machine: {machine()}.", ""]
     for device, (rows, peak, _) in results.items():
         out.append(f"{device}: {verdict(rows, peak)}")
     text = "\n".join(out)

@@ -330,19 +330,38 @@ class MELD:
         return min(max(1, t.model_batch_steps // self.trial_frames), t.tasks_per_update * t.update_trials_per_task)
 
     def _train(self, n_model: int, n_ac: int, phase: str) -> dict[str, float]:
+        """``max(n_model, n_ac)`` update steps, the first ``min(n_model, n_ac)`` both a model and an actor-critic step; the
+        actor-critic-only steps after the model's last step share their posterior passes (``Learner.actor_critic_steps``).
+        Returns the metrics' means, read from the device once."""
         assert self.replay is not None
         per_task, model_trials = self.config.train.update_trials_per_task, self.model_batch_trials()
-        step = self._train_step if self.config.extensions.ac_batch_trials is None else self._train_step_own_ac_batch
-        sums: dict[str, float] = defaultdict(float)
+        own_ac = self.config.extensions.ac_batch_trials is not None
+        step = self._train_step_own_ac_batch if own_ac else self._train_step
+        rows: dict[str, list[torch.Tensor]] = defaultdict(list)
         n = max(n_model, n_ac)
-        for i in range(n):
-            metrics = step(per_task, model_trials, model=i < n_model, actor_critic=i < n_ac)
-            for k, v in metrics.items():
-                sums[k] += v / n
+        for i in range(n_model):
+            for k, v in step(per_task, model_trials, model=True, actor_critic=i < n_ac).items():
+                rows[k].append(v)
             self.counters["updates"] += 1
+        ac_per_task = self._ac_trials_per_task() if own_ac else per_task
+        group = max(1, self.learner.posterior_pass_frames // (self.config.train.tasks_per_update * ac_per_task * self.trial_frames))
+        left = n - n_model
+        while left > 0:  # actor-critic-only steps: the model does not change between them
+            batches = [self._sample(ac_per_task) for _ in range(min(group, left))]
+            for metrics in self.learner.actor_critic_steps(batches):
+                for k, v in metrics.items():
+                    rows[k].append(v)
+            left -= len(batches)
+            self.counters["updates"] += len(batches)
+        keys = list(rows)
+        sums = dict(zip(keys, (torch.stack([torch.stack(rows[k]).double().sum() for k in keys]) / n).tolist())) if keys else {}
         if n and phase == "pretrain":
             self._log({f"{k}_pretrain": v for k, v in sums.items()})
-        return dict(sums)
+        return sums
+
+    def _ac_trials_per_task(self) -> int:
+        """``extensions.ac_batch_trials`` spread over ``train.tasks_per_update`` tasks (rounded up)."""
+        return max(1, -(-self.config.extensions.ac_batch_trials // self.config.train.tasks_per_update))
 
     def _sample(self, trials_per_task: int) -> TrialBatch:
         """``train.tasks_per_update`` tasks drawn with replacement, as the reference draws them; in stage 2 of appendix
@@ -354,20 +373,19 @@ class MELD:
         return self.replay.sample(t.tasks_per_update, trials_per_task, self.device, replace=not mixing,
                                   offline=self.offline if mixing else None, offline_ratio=t.offline_ratio)
 
-    def _train_step(self, trials_per_task: int, model_trials: int, model: bool, actor_critic: bool) -> dict[str, float]:
+    def _train_step(self, trials_per_task: int, model_trials: int, model: bool, actor_critic: bool) -> dict[str, torch.Tensor]:
         """One batch of trials serves both updates (Algorithm 1, lines 13-21): the model's step on ``model_trials`` of
         them, the actor-critic's on transitions of all of them."""
         return self.learner.train_step(self._sample(trials_per_task), model=model, actor_critic=actor_critic,
                                        model_trials=model_trials)
 
     def _train_step_own_ac_batch(self, trials_per_task: int, model_trials: int, model: bool,
-                                 actor_critic: bool) -> dict[str, float]:
+                                 actor_critic: bool) -> dict[str, torch.Tensor]:
         """``extensions.ac_batch_trials``: the actor-critic draws its own batch of trials, with its own posterior pass."""
         metrics = self.learner.train_step(self._sample(trials_per_task), model=True, actor_critic=False,
                                           model_trials=model_trials) if model else {}
         if actor_critic:
-            ac_per_task = max(1, -(-self.config.extensions.ac_batch_trials // self.config.train.tasks_per_update))
-            metrics.update(self.learner.train_step(self._sample(ac_per_task), model=False, actor_critic=True))
+            metrics.update(self.learner.train_step(self._sample(self._ac_trials_per_task()), model=False, actor_critic=True))
         return metrics
 
     def _next_stage(self) -> None:

@@ -26,6 +26,7 @@ REWARD_CHOICES = ("shaped", "sparse")
 REWARD_INPUT_CHOICES = ("shaped", "sparse", "none")
 CONV_DTYPE_CHOICES = ("float32", "bfloat16")
 ACTIVATION_CHOICES = ("leaky_relu", "relu")
+COMPILE_CHOICES = ("none", "default", "reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class TrainConfig:
     stage1_env_steps: int = 100_000  # env steps of the shaped-reward stage; reference examples.txt (~100k)
     offline_ratio: float = 0.3  # stage 2: share of a batch's episodes taken from stage 1's data (the offline buffer)
     # instead of stage 2's own; reference 2_sawyerButtons_2episodes_sparse.gin offline_ratio
+    compile: str = "none"  # torch.compile of the update's loss functions (posterior pass, model loss, critic and actor
+    # losses): none (eager) | default | reduce-overhead (CUDA graphs on CUDA) | max-autotune; BENCHMARKS.md measures them
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,8 @@ def check(config: MELDConfig) -> MELDConfig:
                         ("extensions.random_opening_fraction", x.random_opening_fraction), ("train.offline_ratio", t.offline_ratio)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
+    if t.compile not in COMPILE_CHOICES:
+        raise ValueError(f"train.compile={t.compile!r}; allowed: {', '.join(map(repr, COMPILE_CHOICES))}")
     if m.activation not in ACTIVATION_CHOICES:
         raise ValueError(f"model.activation={m.activation!r}; allowed: {', '.join(map(repr, ACTIVATION_CHOICES))}")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:

@@ -60,11 +60,28 @@ class Gaussian(nn.Module):
         self.net = mlp([in_size, hidden, hidden, out_size if fixed_std is not None else 2 * out_size], act=act)
 
     def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.net(torch.cat(inputs, dim=-1) if len(inputs) > 1 else inputs[0])
+        return self._parameters_of(self.net(torch.cat(inputs, dim=-1) if len(inputs) > 1 else inputs[0]))
+
+    def _parameters_of(self, out: Tensor) -> tuple[Tensor, Tensor]:
         if self.fixed_std is not None:
             return out, torch.full_like(out, self.fixed_std)
         mean, raw_std = out.chunk(2, dim=-1)
         return mean, F.softplus(raw_std) + _MIN_STD
+
+    def from_first_layer(self, pre_activation: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and std given the first ``Linear``'s output (the caller computed it, e.g. in parts)."""
+        out = pre_activation
+        for layer in self.layers_after_first:
+            out = layer(out)
+        return self._parameters_of(out)
+
+    @property
+    def layers_after_first(self) -> list[nn.Module]:
+        return list(self.net)[1:]
+
+    @property
+    def first(self) -> nn.Linear:
+        return self.net[0]
 
 
 def _kernels(image_shape: tuple[int, int, int], kernels: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -309,18 +326,58 @@ class LatentModel(nn.Module):
             z2_mean, z2_std = self.z2_transition(z1, prev_z2, prev_action)
         return (z1_mean, z1_std, z1), (z2_mean, z2_std, _sample(z2_mean, z2_std, generator))
 
-    def posterior(self, evidence: Tensor, actions: Tensor, generator: torch.Generator | None = None) -> Posterior:
+    def posterior_noise(self, batch: int, length: int, generator: torch.Generator | None,
+                        device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+        """The standard normal noise of a posterior pass, ``[L, B, z1]`` and ``[L, B, z2]``, drawn in the order
+        ``filter_step`` draws it step by step (z1's then z2's at each step), so a pass equals the online filter's."""
+        c = self.config
+        device = device if device is not None else next(self.parameters()).device
+        draws = [torch.randn(batch, size, generator=generator, device=device)
+                 for _ in range(length) for size in (c.latent1_size, c.latent2_size)]
+        return torch.stack(draws[0::2]), torch.stack(draws[1::2])
+
+    def posterior(self, evidence: Tensor, actions: Tensor, generator: torch.Generator | None = None,
+                  noise: tuple[Tensor, Tensor] | None = None) -> Posterior:
         """Filter a batch of sequences: ``evidence [B, L, E]``, ``actions [B, L-1, A]`` (as ``transition_input``
-        gives them) -> ``Posterior``.
-        The loop over time runs only the small latent MLPs; images were encoded in one call."""
-        outs = []
-        prev_z2: Tensor | None = None
-        for t in range(evidence.shape[1]):
-            step = self.filter_step(evidence[:, t], prev_z2, None if t == 0 else actions[:, t - 1], generator)
-            outs.append(step)
-            prev_z2 = step[1][2]
-        stack = [torch.stack([o[i][j] for o in outs], dim=1) for i in range(2) for j in range(3)]
-        return Posterior(*stack)
+        gives them) -> ``Posterior``; ``noise`` is ``posterior_noise``'s (drawn from ``generator`` when None).
+        Images were encoded in one call; so is everything the recurrence reads that does not depend on the previous
+        latent (see ``posterior_from_noise``)."""
+        if noise is None:
+            noise = self.posterior_noise(evidence.shape[0], evidence.shape[1], generator, evidence.device)
+        return Posterior(*self.posterior_from_noise(evidence, actions, *noise))
+
+    def posterior_from_noise(self, evidence: Tensor, actions: Tensor, noise1: Tensor, noise2: Tensor) -> tuple[Tensor, ...]:
+        """``filter_step`` over every step with the given noise (a pure function of its inputs, which
+        ``torch.compile`` can capture). The first layers of q(z1_t | x_t, r_t, z2_{t-1}, a_{t-1}) and
+        p(z2_t | z1_t, z2_{t-1}, a_{t-1}) are split by input: the evidence's and the actions' parts (and the biases)
+        for all steps in one matrix product before the loop, z2_{t-1}'s for both networks in one product per step,
+        z1_t's in one more. Same parameters and distribution as ``filter_step``; only float summation order differs."""
+        b, length, e = evidence.shape
+        z1_size, z2_size = self.config.latent1_size, self.config.latent2_size
+        m1, s1 = self.z1_first_posterior(evidence[:, 0])
+        z1 = m1 + s1 * noise1[0]
+        m2, s2 = self.z2_first(z1)
+        z2 = m2 + s2 * noise2[0]
+        outs = [[m1], [s1], [z1], [m2], [s2], [z2]]
+        if length > 1:
+            q, tr = self.z1_posterior, self.z2_transition
+            wq, wt = q.first.weight, tr.first.weight  # [h, E + z2 + a], [h, z1 + z2 + a]
+            h = wq.shape[0]
+            q_pre = F.linear(torch.cat([evidence[:, 1:], actions], dim=-1),
+                             torch.cat([wq[:, :e], wq[:, e + z2_size:]], dim=1), q.first.bias)
+            t_pre = F.linear(actions, wt[:, z1_size + z2_size:], tr.first.bias)
+            q_pre, t_pre = q_pre.transpose(0, 1), t_pre.transpose(0, 1)  # [L-1, B, h]: step t-1 is a view
+            w_z2 = torch.cat([wq[:, e:e + z2_size], wt[:, z1_size:z1_size + z2_size]], dim=0).t()  # [z2, 2h]
+            w_z1 = wt[:, :z1_size].t()  # [z1, h]
+            for t in range(1, length):
+                from_z2 = z2 @ w_z2  # [B, 2h]: both networks' z2_{t-1} parts
+                m1, s1 = q.from_first_layer(q_pre[t - 1] + from_z2[:, :h])
+                z1 = m1 + s1 * noise1[t]
+                m2, s2 = tr.from_first_layer(torch.addmm(t_pre[t - 1] + from_z2[:, h:], z1, w_z1))
+                z2 = m2 + s2 * noise2[t]
+                for out, x in zip(outs, (m1, s1, z1, m2, s2, z2)):
+                    out.append(x)
+        return tuple(torch.stack(out, dim=1) for out in outs)
 
     def prior_z1(self, post: Posterior, actions: Tensor) -> tuple[Tensor, Tensor]:
         """p(z1_t | z2_{t-1}, a_{t-1}) for t >= 2 given posterior samples, in one batched call: ``[B, L-1, z1]``."""
@@ -344,12 +401,16 @@ class Actor(nn.Module):
         self.net = mlp([belief_size, *hidden, 2 * action_size])
 
     def forward(self, belief: Tensor, generator: torch.Generator | None = None,
-                deterministic: bool = False) -> tuple[Tensor, Tensor]:
-        """Action ``[N, A]`` and its log-probability ``[N]`` (with the tanh change of variables)."""
+                deterministic: bool = False, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Action ``[N, A]`` and its log-probability ``[N]`` (with the tanh change of variables); ``noise [N, A]``, when
+        given, is the standard normal draw (otherwise drawn from ``generator``)."""
         mean, log_std = self.net(belief).chunk(2, dim=-1)
         log_std = log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
         std = log_std.exp()
-        u = mean if deterministic else _sample(mean, std, generator)
+        if deterministic:
+            u = mean
+        else:
+            u = _sample(mean, std, generator) if noise is None else mean + std * noise
         log_prob = (-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * torch.log(torch.tensor(2 * torch.pi))).sum(-1)
         # log(1 - tanh(u)^2) computed stably (as in SAC's reference code)
         log_prob = log_prob - (2.0 * (torch.log(torch.tensor(2.0)) - u - F.softplus(-2.0 * u))).sum(-1)
@@ -357,13 +418,54 @@ class Actor(nn.Module):
 
 
 class TwinCritic(nn.Module):
-    """Two Q-networks on (belief, action) (SAC's clipped double Q)."""
+    """Two Q-networks on (belief, action) (SAC's clipped double Q), computed as one batched network: layer i's
+    weights of both are stacked in ``weight{i} [2, out, in]`` and ``bias{i} [2, out]``; the first layer is one matrix
+    product over both, the others batched ones (``baddbmm``). Initialised as two ``mlp`` s would be (the same draws),
+    ReLU between layers. State dicts of separate networks (``q1.{j}.weight`` ...) load too, converted on load;
+    ``stack_optimizer_state`` converts an optimizer's state the same way."""
 
     def __init__(self, belief_size: int, action_size: int, hidden: tuple[int, ...]) -> None:
         super().__init__()
-        self.q1 = mlp([belief_size + action_size, *hidden, 1])
-        self.q2 = mlp([belief_size + action_size, *hidden, 1])
+        q1 = mlp([belief_size + action_size, *hidden, 1])
+        q2 = mlp([belief_size + action_size, *hidden, 1])
+        self.layers = 0
+        for a, b in zip(q1, q2):
+            if isinstance(a, nn.Linear):
+                self.register_parameter(f"weight{self.layers}", nn.Parameter(torch.stack([a.weight.detach(), b.weight.detach()])))
+                self.register_parameter(f"bias{self.layers}", nn.Parameter(torch.stack([a.bias.detach(), b.bias.detach()])))
+                self.layers += 1
+        self._register_load_state_dict_pre_hook(self._stack_separate_critics)
 
     def forward(self, belief: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        x = torch.cat([belief, action], dim=-1)
-        return self.q1(x).squeeze(-1), self.q2(x).squeeze(-1)
+        x = torch.cat([belief, action], dim=-1)  # [N, in]
+        w, b = self.weight0, self.bias0
+        x = F.linear(x, w.flatten(0, 1), b.flatten()).unflatten(-1, (2, -1)).transpose(0, 1)  # [2, N, h]
+        for i in range(1, self.layers):
+            x = torch.baddbmm(getattr(self, f"bias{i}").unsqueeze(1), F.relu(x), getattr(self, f"weight{i}").transpose(1, 2))
+        return x[0].squeeze(-1), x[1].squeeze(-1)
+
+    @staticmethod
+    def _stack_separate_critics(state_dict: dict, prefix: str, *args) -> None:
+        """``q1.{j}.weight``/``q2.{j}.weight`` (and biases) of separate networks -> ``weight{i}``/``bias{i}``."""
+        keys = sorted((k for k in state_dict if k.startswith(prefix + "q1.")), key=lambda k: int(k[len(prefix) + 3:].split(".")[0]))
+        layers = sorted({int(k[len(prefix) + 3:].split(".")[0]) for k in keys})
+        for i, j in enumerate(layers):
+            for name in ("weight", "bias"):
+                pair = [state_dict.pop(f"{prefix}{q}.{j}.{name}") for q in ("q1", "q2")]
+                state_dict[f"{prefix}{name}{i}"] = torch.stack(pair)
+
+    def stack_optimizer_state(self, state: dict) -> dict:
+        """An optimizer state dict over separate networks' parameters (q1's, then q2's, in their ``parameters()``
+        order) -> the same over this module's stacked ones; one already over these is returned as it is."""
+        n = 2 * self.layers  # weight{i}, bias{i}
+        params = [p for group in state["param_groups"] for p in group["params"]]
+        if len(params) == n:
+            return state
+        if len(state["param_groups"]) != 1 or len(params) != 2 * n:
+            raise ValueError(f"an optimizer state over {len(params)} parameters; this critic has {n} (or {2 * n} separate)")
+        new_state = {}
+        for i in range(n):
+            a, b = state["state"].get(params[i]), state["state"].get(params[n + i])
+            if a is not None and b is not None:
+                new_state[i] = {k: torch.stack([v, b[k]]) if torch.is_tensor(v) and v.dim() > 0 else v for k, v in a.items()}
+        return {"state": new_state, "param_groups": [{**state["param_groups"][0], "params": list(range(n))}]}

@@ -19,6 +19,26 @@ from meld_agent.losses import ElboTerms, elbo_terms, gaussian_log_prob, sac_crit
 from meld_agent.networks import Actor, LatentModel, Posterior, TwinCritic
 from meld_agent.replay import TrialBatch
 
+Metrics = dict[str, Tensor]  # name -> 0-dim tensor on the learner's device (no host sync inside a step); float() to log
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with its fused kernel (one per step for all parameters, CPU and CUDA) where this torch has one,
+    otherwise the multi-tensor (foreach) one. Same update as the per-parameter loop up to float order."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+def compiled(fn, mode: str):
+    """``fn`` itself for ``mode == "none"``, else ``torch.compile(fn, mode=...)`` (static shapes: a new batch shape
+    compiles once more)."""
+    if mode == "none":
+        return fn
+    return torch.compile(fn, mode=mode, dynamic=False)
+
 
 def boundary_free(batch: TrialBatch, steps: int) -> Tensor:
     """``[B, steps]``: True for the transitions ``t -> t+1`` a critic may learn from: all but those into the first
@@ -41,11 +61,18 @@ def reward_evidence(batch: TrialBatch, reward_input: str) -> Tensor:
 class ModelUpdate:
     """Gradient step on -ELBO of the latent model (Eq. 5; Eq. 8 with sparse inputs, shaped targets)."""
 
-    def __init__(self, model: LatentModel, config: ModelConfig, generator: torch.Generator) -> None:
+    def __init__(self, model: LatentModel, config: ModelConfig, generator: torch.Generator, compile_mode: str = "none") -> None:
         self.model = model
         self.config = config
         self.generator = generator
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        self.optimizer = adam(model.parameters(), config.learning_rate)
+        self._loss = compiled(self._loss_eager, compile_mode)
+        self._posterior = compiled(self._posterior_eager, compile_mode)
+
+    def noise(self, batch: TrialBatch) -> tuple[Tensor, Tensor]:
+        """The posterior pass's latent noise for ``batch`` (``LatentModel.posterior_noise``), from the owned generator."""
+        b, length = batch.shaped_reward.shape
+        return self.model.posterior_noise(b, length, self.generator, batch.shaped_reward.device)
 
     def transition_actions(self, batch: TrialBatch) -> Tensor:
         """a_{t-1} as the model's transitions read it ``[B, L-1, A(+1)]``."""
@@ -55,15 +82,27 @@ class ModelUpdate:
     def posterior(self, batch: TrialBatch, actions: Tensor | None = None) -> Posterior:
         """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step;
         ``actions`` are ``transition_actions(batch)`` when the caller has them already."""
+        if actions is not None:
+            evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
+            return self.model.posterior(evidence, actions, noise=self.noise(batch))
+        return Posterior(*self._posterior(batch, self.noise(batch)))
+
+    def _posterior_eager(self, batch: TrialBatch, noise: tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
         evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
-        return self.model.posterior(evidence, self.transition_actions(batch) if actions is None else actions, self.generator)
+        return self.model.posterior_from_noise(evidence, self.transition_actions(batch), *noise)
 
     def terms(self, batch: TrialBatch) -> tuple[ElboTerms, Posterior, dict[str, Tensor]]:
         """ELBO terms per sequence, the posterior, and diagnostics, from one pass over the batch."""
+        _, terms, post, extra = self._loss(batch, self.noise(batch))
+        return terms, post, extra
+
+    def _loss_eager(self, batch: TrialBatch, noise: tuple[Tensor, Tensor]) -> tuple[Tensor, ElboTerms, Posterior, dict[str, Tensor]]:
+        """-ELBO (the loss), its terms, the posterior and diagnostics: a pure function of the batch and the noise."""
         model = self.model
         b, length = batch.shaped_reward.shape
         actions = self.transition_actions(batch)
-        post = self.posterior(batch, actions)
+        evidence = model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
+        post = Posterior(*model.posterior_from_noise(evidence, actions, *noise))
         latent = post.latent()
         mean = model.decode_observation(latent.reshape(b * length, -1))  # all B*L frames in one call
         if model.pixels:
@@ -79,38 +118,50 @@ class ModelUpdate:
         terms = elbo_terms(obs_lp.reshape(b, length), r_lp, post.z1_mean, post.z1_std, prior_mean, prior_std)
         with torch.no_grad():
             extra = {"reconstruction_mse": (mean - target).pow(2).mean(), "reward_abs_error": (r_mean - reward_target).abs().mean()}
-        return terms, post, extra
+        return -terms.elbo(self.config.reward_weight).mean(), terms, post, extra
 
-    def update(self, batch: TrialBatch) -> tuple[dict[str, float], Posterior]:
+    def update(self, batch: TrialBatch) -> tuple[Metrics, Posterior]:
         """One step; returns metrics and the posterior with gradients cut (for the actor-critic)."""
-        terms, post, extra = self.terms(batch)
-        loss = -terms.elbo(self.config.reward_weight).mean()
+        loss, terms, post, extra = self._loss(batch, self.noise(batch))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip_norm)
         self.optimizer.step()
         metrics = {
-            "losses/model_loss": loss.item(),
-            "losses/observation_log_prob": terms.observation_log_prob.mean().item(),
-            "losses/reward_log_prob": terms.reward_log_prob.mean().item(),
-            "losses/kl": terms.kl.mean().item(),
-            "losses/reconstruction_mse": extra["reconstruction_mse"].item(),
-            "losses/reward_abs_error": extra["reward_abs_error"].item(),
+            "losses/model_loss": loss.detach(),
+            "losses/observation_log_prob": terms.observation_log_prob.detach().mean(),
+            "losses/reward_log_prob": terms.reward_log_prob.detach().mean(),
+            "losses/kl": terms.kl.detach().mean(),
+            "losses/reconstruction_mse": extra["reconstruction_mse"],
+            "losses/reward_abs_error": extra["reward_abs_error"],
         }
         return metrics, Posterior(*(t.detach() for t in post))
 
 
+def actor_loss_of(actor: Actor, critic: torch.nn.Module, state: Tensor, alpha: Tensor,
+                  noise: Tensor) -> tuple[Tensor, Tensor]:
+    """SAC's actor loss on ``state [N, D]`` with the policy's standard normal ``noise [N, A]``, and the log-probabilities
+    ``[N]``. The critic is called on detached parameters: the loss's gradient reaches the actor (through the action)
+    and never the critic's weights, whose gradients no step would use."""
+    new_action, log_prob = actor(state, noise=noise)
+    params = {name: p.detach() for name, p in critic.named_parameters()}
+    q1_pi, q2_pi = torch.func.functional_call(critic, params, (state, new_action))
+    return (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean(), log_prob
+
+
 def actor_and_temperature_step(actor: Actor, critic: TwinCritic, actor_optimizer: torch.optim.Optimizer,
                                log_alpha: Tensor, alpha_optimizer: torch.optim.Optimizer, target_entropy: float,
-                               state: Tensor, alpha: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+                               state: Tensor, alpha: Tensor, generator: torch.Generator | None,
+                               noise: Tensor | None = None, loss_fn=actor_loss_of) -> tuple[Tensor, Tensor, Tensor]:
     """SAC's actor step on ``state [N, D]`` (detached from any encoder by the caller), then its
-    temperature step; returns (actor loss, temperature loss, log-probabilities [N])."""
-    new_action, log_prob = actor(state, generator)
-    q1_pi, q2_pi = critic(state, new_action)
-    actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
+    temperature step; returns (actor loss, temperature loss, log-probabilities [N]). ``noise`` is the policy's draw
+    (from ``generator`` when None); ``loss_fn`` is ``actor_loss_of`` or a compiled version of it."""
+    if noise is None:
+        noise = torch.randn(state.shape[0], actor.net[-1].out_features // 2, generator=generator, device=state.device)
+    actor_loss, log_prob = loss_fn(actor, critic, state, alpha, noise)
     actor_optimizer.zero_grad(set_to_none=True)
-    actor_loss.backward()  # critic grads from this are cleared by the next critic step's zero_grad
+    actor_loss.backward()
     actor_optimizer.step()
     alpha_loss = -(log_alpha * (log_prob.detach() + target_entropy)).mean()
     alpha_optimizer.zero_grad(set_to_none=True)
@@ -122,15 +173,15 @@ def actor_and_temperature_step(actor: Actor, critic: TwinCritic, actor_optimizer
 @torch.no_grad()
 def polyak_update(source: torch.nn.Module, target: torch.nn.Module, tau: float) -> None:
     """target <- (1 - tau) target + tau source, parameter by parameter."""
-    for p, p_target in zip(source.parameters(), target.parameters()):
-        p_target.lerp_(p, tau)
+    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
 class SACUpdate:
     """Soft actor-critic (Haarnoja et al. 2018) on beliefs: twin critics with a Polyak-averaged
     target, tanh-Gaussian actor, learned temperature with target entropy -|A| (paper A)."""
 
-    def __init__(self, actor: Actor, critic: TwinCritic, action_size: int, config: SACConfig, generator: torch.Generator) -> None:
+    def __init__(self, actor: Actor, critic: TwinCritic, action_size: int, config: SACConfig, generator: torch.Generator,
+                 compile_mode: str = "none") -> None:
         self.actor = actor
         self.critic = critic
         self.critic_target = copy.deepcopy(critic).requires_grad_(False)
@@ -139,39 +190,50 @@ class SACUpdate:
         device = next(critic.parameters()).device
         self.log_alpha = torch.tensor(math.log(config.initial_alpha), device=device, requires_grad=True)
         self.target_entropy = -float(action_size) if config.target_entropy is None else config.target_entropy
-        self.actor_optimizer = torch.optim.Adam(actor.parameters(), lr=config.actor_learning_rate)
-        self.critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_learning_rate)
+        self.action_size = action_size
+        self.actor_optimizer = adam(actor.parameters(), config.actor_learning_rate)
+        self.critic_optimizer = adam(critic.parameters(), config.critic_learning_rate)
+        self.alpha_optimizer = adam([self.log_alpha], config.alpha_learning_rate)
+        self._critic_loss = compiled(self._critic_loss_eager, compile_mode)
+        self._actor_loss = compiled(actor_loss_of, compile_mode)
+
+    def _critic_loss_eager(self, belief: Tensor, action: Tensor, reward: Tensor, next_belief: Tensor, gamma: Tensor | float,
+                           alpha: Tensor, next_noise: Tensor) -> tuple[Tensor, Tensor]:
+        """The critic loss and Q1 ``[N]``: a pure function of the transitions and the next action's noise."""
+        with torch.no_grad():
+            next_action, next_log_prob = self.actor(next_belief, noise=next_noise)
+            next_q1, next_q2 = self.critic_target(next_belief, next_action)
+            target = sac_critic_target(reward, next_q1, next_q2, next_log_prob, alpha, gamma)
+        q1, q2 = self.critic(belief, action)
+        return 0.5 * ((q1 - target).pow(2).mean() + (q2 - target).pow(2).mean()), q1
 
     def update(self, belief: Tensor, action: Tensor, reward: Tensor, next_belief: Tensor,
-               discount: Tensor | None = None) -> dict[str, float]:
+               discount: Tensor | None = None) -> Metrics:
         """One step on transitions ``(b_t [N, D], a_t [N, A], r_{t+1} [N], b_{t+1} [N, D])``; with ``discount [N]``
         (n-step targets), ``reward`` is the discounted sum up to the belief bootstrapped from, and ``discount``
         multiplies its soft value instead of ``gamma``."""
         cfg = self.config
         alpha = self.log_alpha.exp().detach()
-        with torch.no_grad():
-            next_action, next_log_prob = self.actor(next_belief, self.generator)
-            next_q1, next_q2 = self.critic_target(next_belief, next_action)
-            gamma = cfg.gamma if discount is None else discount
-            target = sac_critic_target(reward, next_q1, next_q2, next_log_prob, alpha, gamma)
-        q1, q2 = self.critic(belief, action)
-        critic_loss = 0.5 * ((q1 - target).pow(2).mean() + (q2 - target).pow(2).mean())
+        # the policy's noise for the next action, then for the actor step: drawn in the order the steps use it
+        next_noise = torch.randn(next_belief.shape[0], self.action_size, generator=self.generator, device=belief.device)
+        noise = torch.randn(belief.shape[0], self.action_size, generator=self.generator, device=belief.device)
+        gamma = cfg.gamma if discount is None else discount
+        critic_loss, q1 = self._critic_loss(belief, action, reward, next_belief, gamma, alpha, next_noise)
         self.critic_optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optimizer.step()
 
         actor_loss, alpha_loss, log_prob = actor_and_temperature_step(
             self.actor, self.critic, self.actor_optimizer, self.log_alpha, self.alpha_optimizer, self.target_entropy,
-            belief, alpha, self.generator)
+            belief, alpha, None, noise, self._actor_loss)
         polyak_update(self.critic, self.critic_target, cfg.tau)
         return {
-            "losses/critic_loss": critic_loss.item(),
-            "losses/actor_loss": actor_loss.item(),
-            "losses/alpha_loss": alpha_loss.item(),
-            "losses/alpha": alpha.item(),
-            "losses/q_mean": q1.mean().item(),
-            "losses/entropy": -log_prob.mean().item(),
+            "losses/critic_loss": critic_loss.detach(),
+            "losses/actor_loss": actor_loss.detach(),
+            "losses/alpha_loss": alpha_loss.detach(),
+            "losses/alpha": alpha,
+            "losses/q_mean": q1.detach().mean(),
+            "losses/entropy": -log_prob.detach().mean(),
         }
 
 
@@ -192,16 +254,44 @@ class Learner:
             self.critic = TwinCritic(self.model.belief_size, action_size, config.sac.hidden_sizes).to(device)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed + 1)
-        self.model_update = ModelUpdate(self.model, config.model, self.generator)
-        self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator)
+        self.model_update = ModelUpdate(self.model, config.model, self.generator, config.train.compile)
+        self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator, config.train.compile)
+
+    # the most frames one no-grad posterior pass of ``actor_critic_steps`` reads (its batches are split into passes
+    # of at most this many; at least one batch each): larger matrices in the recurrence, bounded memory for images
+    posterior_pass_frames = 4096
+
+    def actor_critic_steps(self, batches: list[TrialBatch]) -> list[Metrics]:
+        """Actor-critic steps, one per batch, with no model step between them: the model is the same for all, so
+        their beliefs come from one posterior pass without gradients over all their trials (in passes of at most
+        ``posterior_pass_frames`` frames), drawn as each batch's own pass would draw them. Then each batch's SAC step
+        on its transitions, in order. Returns each step's metrics."""
+        out: list[Metrics] = []
+        start = 0
+        while start < len(batches):
+            frames = batches[start].shaped_reward.numel()
+            stop = start + max(1, self.posterior_pass_frames // max(1, frames))
+            group = batches[start:stop]
+            joined = group[0] if len(group) == 1 else TrialBatch(
+                *(None if xs[0] is None else torch.cat(xs) for xs in zip(*group)))
+            with torch.no_grad():
+                post = self.model_update.posterior(joined)
+            row = 0
+            for batch in group:
+                size = batch.task.shape[0]
+                part = Posterior(*(x[row:row + size] for x in post))
+                row += size
+                out.append(self.sac_update.update(*self.transitions(part, batch)))
+            start = stop
+        return out
 
     def train_step(self, batch: TrialBatch, model: bool = True, actor_critic: bool = True,
-                   model_trials: int | None = None) -> dict[str, float]:
+                   model_trials: int | None = None) -> Metrics:
         """Algorithm 1, lines 14-21: a model step on ``model_trials`` of the batch's trials (all when None; evenly
         spaced rows, so spread over the batch's tasks) and/or an actor-critic step on transitions of all of them. The
         posterior the actor-critic reads comes from the model before its step: the model's trials' from its own pass,
-        the others' from one more pass without gradients."""
-        metrics: dict[str, float] = {}
+        the others' from one more pass without gradients. Metrics are 0-dim tensors on the device (``Metrics``)."""
+        metrics: Metrics = {}
         size = batch.task.shape[0]
         m = size if model_trials is None else min(int(model_trials), size)
         if model and m < size:
@@ -271,7 +361,7 @@ class Learner:
         s = self.sac_update
         self.model.load_state_dict(state["model"])
         self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
+        self.critic.load_state_dict(state["critic"])  # separate q1/q2 networks' state converts on load
         s.critic_target.load_state_dict(state["critic_target"])
         with torch.no_grad():
             s.log_alpha.copy_(state["log_alpha"])
@@ -279,7 +369,7 @@ class Learner:
             return
         self.model_update.optimizer.load_state_dict(state["model_optimizer"])
         s.actor_optimizer.load_state_dict(state["actor_optimizer"])
-        s.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        s.critic_optimizer.load_state_dict(self.critic.stack_optimizer_state(state["critic_optimizer"]))
         s.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
         # an optimizer's state carries its learning rate; this learner's config decides it (a branched run may change it)
         cfg = self.config

@@ -137,7 +137,10 @@ class PEARLLearner:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name in self._MODULES + self._OPTIMIZERS:
-            getattr(self, name).load_state_dict(state[name])
+            value = state[name]
+            if name == "critic_optimizer":  # a checkpoint of separate q1/q2 networks: their state, stacked
+                value = self.critic.stack_optimizer_state(value)
+            getattr(self, name).load_state_dict(value)
         with torch.no_grad():
             self.log_alpha.copy_(state["log_alpha"])
         self.generator.set_state(state["generator"])
