@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from meld_agent import checkpoint
+from meld_agent import checkpoint, collect
 from meld_agent.config import MELDConfig, make_config, with_overrides
 from meld_agent.context import agent_config, device_of
 from meld_agent.extensions import RandomOpenings
@@ -81,7 +81,8 @@ class MELD:
         self.replay_directory: str | None = None
         self.logger: StepLogger | None = None
         self.counters: dict[str, float] = defaultdict(float)  # env_steps, trials, updates, ...
-        self._envs: dict[int, gym.Env] = {}  # envs of the current context, by task
+        self._envs: dict[int | tuple[int, int], gym.Env] = {}  # envs of the current context, by task (and copy)
+        self._vector: collect.VectorEnvs | None = None  # train.collect_async's worker envs
         self._ctx: TrainContext | None = None
         self._filter: tuple[torch.Tensor, torch.Tensor] | None = None  # (z2 sample, last action) in a trial
         self.record_predictions = False  # keep predicted reward mean/std of each act() (Figure 6 view)
@@ -198,9 +199,11 @@ class MELD:
             if self.counters["random_trials"] < t.initial_random_trials:  # appendix A: random-policy data first
                 if left < self.trial_steps:
                     break
-                task = int(self.counters["random_trials"]) % len(tasks)
-                used += self._collect(ctx, tasks, task, random=True)[0]
-                self.counters["random_trials"] += 1
+                done = int(self.counters["random_trials"])
+                n = min(t.collect_envs, t.initial_random_trials - done, left // self.trial_steps)
+                order = [(done + j) % len(tasks) for j in range(n)]
+                used += sum(r[0] for r in self._collect_trials(ctx, tasks, order, random=True))
+                self.counters["random_trials"] += n
                 continue
             if not self.counters["pretrained"]:  # appendix A: model pre-training on the random data (of this stage)
                 n = int(round(t.model_pretrain_ratio * (self.counters["env_steps"] - self.counters["stage_start_steps"])))
@@ -216,12 +219,9 @@ class MELD:
             started = time.perf_counter()
             chosen = self.rng.choice(len(tasks), size=min(t.collect_tasks, len(tasks)), replace=False)
             order = np.tile(chosen, t.trials_per_task)[:n_trials]
-            returns, successes, collected = [], [], 0
-            for task in order:  # Algorithm 1, lines 4-12
-                n, ret, success = self._collect(ctx, tasks, int(task), random=False)
-                collected += n
-                returns.append(ret)
-                successes.append(success)
+            results = self._collect_trials(ctx, tasks, [int(task) for task in order], random=False)  # Algorithm 1, lines 4-12
+            collected = sum(r[0] for r in results)
+            returns, successes = [r[1] for r in results], [r[2] for r in results]
             used += collected
             collect_time = time.perf_counter() - started
             self.counters["model_credit"] += t.model_train_ratio * collected
@@ -258,15 +258,38 @@ class MELD:
         elif self.replay.num_tasks != num_tasks:
             raise ValueError(f"this agent's replay holds {self.replay.num_tasks} train tasks; the context gives {num_tasks}")
 
-    def _env(self, ctx: TrainContext, tasks: list, task: int) -> gym.Env:
-        if task not in self._envs:
-            self._envs[task] = ctx.make_env(tasks[task], reward_mode="shaped")
-        return self._envs[task]
+    def _env(self, ctx: TrainContext, tasks: list, task: int, copy: int = 0) -> gym.Env:
+        """The env of ``tasks[task]`` (``copy`` > 0: another one, for batched collection's second trial of a task)."""
+        key = task if copy == 0 else (task, copy)
+        if key not in self._envs:
+            self._envs[key] = ctx.make_env(tasks[task], reward_mode="shaped")
+        return self._envs[key]
+
+    def _collect_envs(self, ctx: TrainContext, tasks: list) -> collect.LocalEnvs | collect.VectorEnvs:
+        """Batched collection's envs: in this process, or with ``train.collect_async`` worker processes (made once per
+        context and trial shape)."""
+        if not self.config.train.collect_async:
+            return collect.LocalEnvs(self, ctx, tasks)
+        if self._vector is None or self._vector.episodes != self.trial_episodes:
+            if self._vector is not None:
+                self._vector.close()
+            self._vector = collect.VectorEnvs(self, ctx, tasks, self.config.train.collect_envs)
+        return self._vector
 
     def _close_envs(self) -> None:
         for env in self._envs.values():
             env.close()
         self._envs = {}
+        if self._vector is not None:
+            self._vector.close()
+            self._vector = None
+
+    def _collect_trials(self, ctx: TrainContext, tasks: list, order: list[int], random: bool) -> list[tuple[int, float, float]]:
+        """Trials on ``order`` (indices into ``tasks``), one at a time or ``train.collect_envs`` together
+        (``meld_agent.collect``: the same trials); (env steps, shaped return, success) of each."""
+        if self.config.train.collect_envs == 1:
+            return [self._collect(ctx, tasks, task, random) for task in order]
+        return collect.collect(self, ctx, tasks, order, random)
 
     def _collect(self, ctx: TrainContext, tasks: list, task: int, random: bool) -> tuple[int, float, float]:
         """One trial on ``tasks[task]`` (Algorithm 1, lines 5-11); stored when it ran its full length.

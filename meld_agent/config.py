@@ -98,6 +98,14 @@ class TrainConfig:
     model_pretrain_ratio: float = 0.8  # model-only updates per initial env step; reference init_model_train_ratio
     collect_tasks: int = 20  # tasks collected from per iteration; paper Table 1
     trials_per_task: int = 1  # rollouts per task per iteration; paper Table 1
+    collect_envs: int = 1  # trials collected together (meld_agent/collect.py): their envs step in lockstep and one
+    # batched filter step and actor forward per env step serves them all; each trial draws what it draws one at a time,
+    # so the replay is that of 1 up to the float rounding of batched matrix products (~1e-6 in the actions); 1: one
+    # trial at a time
+    collect_async: bool = False  # with collect_envs > 1: the envs run in collect_envs worker processes (Gymnasium
+    # AsyncVectorEnv), so physics and rendering use that many cores; False: in this process
+    collect_exact: bool = False  # with collect_envs > 1: the policy runs one trial at a time (one-row forwards), so the
+    # replay is bit for bit that of collect_envs=1 while the envs still step together
     tasks_per_update: int = 20  # tasks a batch is drawn across (with replacement; distinct ones while offline data
     # is mixed in, as the reference then takes every train task once); paper Table 1, reference num_tasks_per_train
     update_trials_per_task: int = 1  # trials drawn from each of them: the actor-critic's batch is tasks_per_update x
@@ -350,6 +358,8 @@ def check(config: MELDConfig) -> MELDConfig:
             raise ValueError(f"{name}={value!r}: must be in [0, 1]")
     if t.compile not in COMPILE_CHOICES:
         raise ValueError(f"train.compile={t.compile!r}; allowed: {', '.join(map(repr, COMPILE_CHOICES))}")
+    if t.collect_envs < 1:
+        raise ValueError(f"train.collect_envs={t.collect_envs!r}: must be >= 1")
     if m.activation not in ACTIVATION_CHOICES:
         raise ValueError(f"model.activation={m.activation!r}; allowed: {', '.join(map(repr, ACTIVATION_CHOICES))}")
     if m.conv_dtype not in CONV_DTYPE_CHOICES:
