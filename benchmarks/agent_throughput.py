@@ -133,7 +133,7 @@ def nav2d_state_batch(b: int = 8, length: int = 41, seed: int = 0) -> TrialBatch
                       (rewards > 1).float(), torch.zeros(b, dtype=torch.long), episode_start)
 
 
-def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_steps: int) -> list[dict]:
+def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_steps: int, frames: int = 41) -> list[dict]:
     """The Nav2D state preset's update rows and ``MELD.meta_train`` end to end, under ``train.compile=compile_mode``
     (the first calls, which compile, are warm-up and not timed; the end-to-end run includes its compile time)."""
     from meld_agent import MELD
@@ -141,28 +141,31 @@ def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_s
     device = torch.device("cpu")
     config = make_config("meld/Nav2D-v0", obs_mode="state", device="cpu", train__compile=compile_mode)
     learner = Learner((4,), 2, config, seed=0, device=device)
-    batches = [nav2d_state_batch(seed=i) for i in range(12)]
+    batches = [nav2d_state_batch(length=frames, seed=i) for i in range(12)]
     cases = {
-        "model step (8 x 41 frames)": (lambda: learner.train_step(batches[0], model=True, actor_critic=False), 1),
+        f"model step (8 x {frames} frames)": (lambda: learner.train_step(batches[0], model=True, actor_critic=False), 1),
         "actor-critic step, own posterior pass": (lambda: learner.train_step(batches[0], model=False, actor_critic=True), 1),
         "actor-critic step, one pass over 12 batches (as training runs them)": (lambda: learner.actor_critic_steps(batches), 12),
         "model + actor-critic step": (lambda: learner.train_step(batches[0]), 1),
     }
     rows = []
     for name, (fn, steps) in cases.items():
+        start = time.perf_counter()
         fn()  # compiles when compiling
+        first = time.perf_counter() - start
         rate, calls = timed(fn, seconds, min_calls, device)
-        rows.append({"case": f"Nav2D state, {compile_mode}: {name}", "updates_per_s": rate * steps, "ms": 1000 / (rate * steps)})
+        rows.append({"case": f"Nav2D state, {compile_mode}: {name}", "updates_per_s": rate * steps, "ms": 1000 / (rate * steps),
+                     "first_call_s": first})
     if e2e_steps:
         agent = MELD(make_config("meld/Nav2D-v0", obs_mode="state", device="cpu", train__compile=compile_mode))
-        logged: list[tuple[int, float]] = []
-        agent.logger = lambda metrics, step: logged.append((step, time.perf_counter()))
+        logged: list[tuple[int, float, bool]] = []  # (env step, time, whether an iteration's log)
+        agent.logger = lambda metrics, step: logged.append((step, time.perf_counter(), "charts/updates_per_second" in metrics))
         start = time.perf_counter()
         agent.meta_train(steps=e2e_steps)
         total = time.perf_counter() - start
         agent.close()
-        pre = [(s, t) for s, t in logged if s <= agent.config.train.initial_random_trials * 40]
-        iterations = [(s, t) for s, t in logged if (s, t) not in pre]
+        pre = [(s, t) for s, t, iteration in logged if not iteration]  # pre-training's log
+        iterations = [(s, t) for s, t, iteration in logged if iteration]
         row = {"case": f"Nav2D state, {compile_mode}: meta_train end to end, {e2e_steps} env steps",
                "env_steps_per_s": e2e_steps / total, "seconds": total}
         if pre and len(iterations) >= 1:
@@ -173,14 +176,15 @@ def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_s
 
 
 def nav2d_table(rows: list[dict]) -> str:
-    lines = ["| Nav2D state preset (CPU) | ms per update | updates/s | env steps/s (whole run / iterations) |", "|---|---:|---:|---:|"]
+    lines = ["| Nav2D state preset (CPU) | ms per update | updates/s | env steps/s (whole run / iterations) | first call |",
+             "|---|---:|---:|---:|---:|"]
     for r in rows:
         if "env_steps_per_s" in r:
             it = r.get("iteration_env_steps_per_s")
             lines.append(f"| {r['case']} | | | {r['env_steps_per_s']:.0f} / {'' if it is None else f'{it:.0f}'} "
-                         f"({r['seconds']:.0f} s) |")
+                         f"({r['seconds']:.0f} s) | |")
         else:
-            lines.append(f"| {r['case']} | {r['ms']:.1f} | {r['updates_per_s']:.1f} | |")
+            lines.append(f"| {r['case']} | {r['ms']:.1f} | {r['updates_per_s']:.1f} | | {r['first_call_s']:.1f} s |")
     return "\n".join(lines)
 
 
@@ -243,12 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", default="none", help="train.compile modes of the Nav2D state rows, comma-separated "
                                                      "(e.g. none,default; compiling takes minutes on a CPU)")
     p.add_argument("--e2e-steps", type=int, default=3200, help="env steps of the end-to-end run (0: none)")
+    p.add_argument("--frames", type=int, default=41, help="frames per trial of the Nav2D state rows (41: stage 2's "
+                                                          "two-episode trials; 21: stage 1's single episodes)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     seconds, min_calls = (2.0, 2) if args.quick else (20.0, 5)
     nav_rows = [r for mode in args.compile.split(",")
-                for r in measure_nav2d_state(mode.strip(), 2.0 if args.quick else 10.0, min_calls, 0 if args.quick else args.e2e_steps)]
+                for r in measure_nav2d_state(mode.strip(), 2.0 if args.quick else 10.0, min_calls, 0 if args.quick else args.e2e_steps,
+                                             args.frames)]
     if args.nav2d_state:
         text = nav2d_table(nav_rows) + f"\n\nMachine: {machine()}."
         print(text)
