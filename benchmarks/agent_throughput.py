@@ -257,13 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in measure_nav2d_state(mode.strip(), 2.0 if args.quick else 10.0, min_calls, 0 if args.quick else args.e2e_steps,
                                              args.frames)]
     if args.nav2d_state:
-        text = nav2d_table(nav_rows) + f"\n\nMachine: {machine()}."
-        print(text)
-        if args.markdown_out:
-            os.makedirs(os.path.dirname(args.markdown_out) or ".", exist_ok=True)
-            with open(args.markdown_out, "w") as f:
-                f.write(text + "\n")
-        return 0
+        return _report(nav2d_table(nav_rows) + f"\n\nMachine: {machine()}.", args.markdown_out)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = {}
     for device in devices:
@@ -277,11 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     out = [table(results), "", nav2d_table(nav_rows), "", f"Machine: {machine()}.", ""]
     for device, (rows, peak, _) in results.items():
         out.append(f"{device}: {verdict(rows, peak)}")
-    text = "\n".join(out)
+    return _report("\n".join(out), args.markdown_out)
+
+
+def _report(text: str, markdown_out: str | None) -> int:
+    """Print ``text`` and, with ``--markdown-out``, write it there too."""
     print(text)
-    if args.markdown_out:
-        os.makedirs(os.path.dirname(args.markdown_out) or ".", exist_ok=True)
-        with open(args.markdown_out, "w") as f:
+    if markdown_out:
+        os.makedirs(os.path.dirname(markdown_out) or ".", exist_ok=True)
+        with open(markdown_out, "w") as f:
             f.write(text + "\n")
     return 0
 
