@@ -25,14 +25,14 @@ Deviations from the authors' code, with their reasons (per-environment settings:
   actor-critic steps. ``extensions.ac_batch_trials`` gives the actor-critic batches of its own.
 - The model's trials are distinct trials of the batch, evenly spaced over its tasks; the reference draws them with
   replacement. When ``model_batch_steps // trial frames`` exceeds the batch's trials, the model trains on all of them
-  (fewer frames than ``model_batch_steps``); the reference refuses such configs. ButtonPress's stage 1 is one: 512 //
-  31 frames = 16 trials of a batch of 15 (the reference's 40-step stage 1: 12).
+  (fewer frames than ``model_batch_steps``); the reference refuses such configs.
 - A stored trial is ``E*T + 1`` frames: the belief at meta-test goes from an episode's last step straight to the next
   episode's first frame (``run_trial`` hands over no final frame), and training filters the same sequences. The
   reference keeps each episode's final frame (``E*(T + 1)`` frames) and drops the step from it to the next episode's
   first; here the step that crosses, which the critic never learns from, is an earlier episode's last one.
-- Appendix C, stage 1 runs the env's episode length (ButtonPress: 30 steps); the reference's stage 1 runs 40-step
-  episodes and keeps their first 30 steps as offline data. Stage 1's data needs no relabelling (both rewards are stored
+- Appendix C runs both stages at the env's episode length (ButtonPress: 40 steps, the benchmark's contract); the
+  reference's stage 1 runs 40-step episodes and keeps their first 30 steps as offline data for its 30-step stage 2
+  (its ButtonPress model batches: 8 trials of 62 frames; here 6 of 81). Stage 1's data needs no relabelling (both rewards are stored
   as the env gave them; the reference recomputes them from the stored states). Stage 2 draws distinct tasks; the
   reference takes every train task once (it requires ``num_tasks_per_train`` = the number of train tasks).
 - The reference divides the actor, critic and model losses by ``num_tasks_per_train``; Adam's steps do not depend on

@@ -64,7 +64,7 @@ def test_video_of_a_two_camera_sawyer_task(tmp_path):
     out = run("video", "meld/ButtonPress-v0", "--task", "1", "--split", "test", "--out", str(out_file), "--quiet")
     assert out.returncode == 0, out.stderr
     frames = video_frames(out_file)
-    assert len(frames) == 31 and frames[0].shape == (256, 512, 3)  # the reset frame and 30 steps
+    assert len(frames) == 41 and frames[0].shape == (256, 512, 3)  # the reset frame and 40 steps
 
 
 def test_sheet_writes_one_png_per_env(tmp_path):

@@ -31,9 +31,8 @@ def test_every_id_is_registered_under_meld():
 
 def test_episode_lengths_from_the_paper():
     assert gym.spec("meld/CheetahVel-v0").max_episode_steps == 50  # paper B.2
-    for name in ("Reacher", "PegInsert", "ShelfPlace"):
-        assert gym.spec(f"meld/{name}-v0").max_episode_steps == 40  # paper B.2's three Sawyer tasks
-    assert gym.spec("meld/ButtonPress-v0").max_episode_steps == 30  # the authors' 2-episode sparse config
+    for name in ("Reacher", "PegInsert", "ShelfPlace", "ButtonPress"):
+        assert gym.spec(f"meld/{name}-v0").max_episode_steps == 40
 
 
 def test_image_sizes_from_the_design_table(env_id):

@@ -176,7 +176,7 @@ def test_button_press_in_a_two_episode_trial(make):
     u = env.unwrapped
     rewards, episodes = [], []
     waypoint = button_waypoint()
-    steps = meld_envs.entry("meld/ButtonPress-v0").max_episode_steps  # 30
+    steps = meld_envs.entry("meld/ButtonPress-v0").max_episode_steps  # 40
     for _ in range(2 * steps + 10):
         target, site = waypoint(u)
         _, reward, terminated, truncated, info = env.step(u.scripted_action(target, site=site))

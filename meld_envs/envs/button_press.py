@@ -57,9 +57,9 @@ class ButtonPressEnv(SawyerEnv):
     start_noise_rad)`` (default 0.01 rad). All buttons up.
 
     ## Episode End
-    30 steps (7.5 s at 4 Hz); never terminates early. The paper's 40 steps (B.2) are those of Reacher, Peg and
-    Shelf; for this task the authors' code runs 30-step episodes in its 2-episode trials
-    (2_sawyerButtons_2episodes_sparse.gin, ``max_episode_len_override=30``).
+    40 steps (10 s at 4 Hz), as the other Sawyer tasks; never terminates early. The authors' code runs 30-step
+    episodes in its 2-episode trials (2_sawyerButtons_2episodes_sparse.gin, ``max_episode_len_override=30``) and 40 in
+    its single-episode shaped run; the benchmark keeps one length for training and test.
 
     ## Task distribution
     The panel's centre uniform in x in [-0.15, 0.15], y in [0.55, 0.75] m; the buttons 16 cm
