@@ -143,18 +143,13 @@ class MELD:
     @torch.no_grad()
     def _policy(self, obs: Any, reward: float, deterministic: bool, generator: torch.Generator,
                 episode_start: bool = False) -> np.ndarray:
-        model = self.learner.model
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device).unsqueeze(0)
-        evidence = model.evidence(obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device))
-        prev_z2, prev_action = self._filter if self._filter is not None else (None, None)
-        if prev_action is not None and model.episode_start_input:
-            prev_action = model.transition_input(prev_action, torch.tensor([float(episode_start)], device=self.device))
-        (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, generator)
-        belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
-        action, _ = self.learner.actor(belief, generator, deterministic=deterministic)
+        z1, z2, action = self.learner.policy_step(
+            obs_t, torch.tensor([reward], dtype=torch.float32, device=self.device), self._filter,
+            torch.tensor([float(episode_start)], device=self.device), generator, deterministic)
         self._filter = (z2, action)
         if self.record_predictions:
-            mean, std = model.decode_reward(torch.cat([z1, z2], dim=-1))
+            mean, std = self.learner.model.decode_reward(torch.cat([z1, z2], dim=-1))
             self.predictions.append((float(mean), float(std)))
         return action[0].cpu().numpy().astype(np.float32)
 

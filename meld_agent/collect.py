@@ -110,51 +110,23 @@ def plan_trials(agent: MELD, order: list[int], random: bool) -> list[TrialPlan]:
     return plans
 
 
-@torch.no_grad()
 def _policy_rows(agent: MELD, rows: list[_Row], exact: bool) -> list[np.ndarray]:
-    """One filter step and actor forward for ``rows``, each trial's noise from its own generator: with ``exact`` one
-    trial at a time by ``MELD._policy``'s calls, otherwise in one batch (the same operations on every row)."""
-    model, device = agent.learner.model, agent.device
-    if exact:
-        out = []
-        for r in rows:
-            obs = torch.as_tensor(np.asarray(r.obs), device=device).unsqueeze(0)
-            evidence = model.evidence(obs, torch.tensor([r.reward_in], dtype=torch.float32, device=device))
-            prev_action = r.action
-            if prev_action is not None and model.episode_start_input:
-                prev_action = model.transition_input(prev_action, torch.tensor([float(r.new_episode)], device=device))
-            (z1_mean, z1_std, _), (z2_mean, z2_std, z2) = model.filter_step(evidence, r.z2, prev_action, r.plan.generator)
-            belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
-            action, _ = agent.learner.actor(belief, r.plan.generator, deterministic=False)
-            r.z2, r.action = z2, action
-            out.append(action[0].cpu().numpy().astype(np.float32))
-        return out
-    obs = torch.as_tensor(np.stack([np.asarray(r.obs) for r in rows]), device=device)
-    evidence = model.evidence(obs, torch.tensor([r.reward_in for r in rows], dtype=torch.float32, device=device))
-
-    def noise(size: int) -> torch.Tensor:  # row i as a one-row draw from trial i's generator, as networks._sample draws
-        return torch.cat([torch.randn((1, size), generator=r.plan.generator, device=device, dtype=torch.float32)
-                          for r in rows])
-
-    if rows[0].z2 is None:  # lockstep: every trial of a group is at its first step together
-        z1_mean, z1_std = model.z1_first_posterior(evidence)
-        z1 = z1_mean + z1_std * noise(z1_mean.shape[-1])
-        z2_mean, z2_std = model.z2_first(z1)
-    else:
-        prev_z2 = torch.cat([r.z2 for r in rows])
-        prev_action = torch.cat([r.action for r in rows])
-        if model.episode_start_input:
-            prev_action = model.transition_input(prev_action, torch.tensor([float(r.new_episode) for r in rows], device=device))
-        z1_mean, z1_std = model.z1_posterior(evidence, prev_z2, prev_action)
-        z1 = z1_mean + z1_std * noise(z1_mean.shape[-1])
-        z2_mean, z2_std = model.z2_transition(z1, prev_z2, prev_action)
-    z2 = z2_mean + z2_std * noise(z2_mean.shape[-1])
-    belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
-    action, _ = agent.learner.actor(belief, deterministic=False, noise=noise(agent.action_size))
+    """One filter step and actor forward for ``rows`` (``Learner.policy_step``), each trial's noise from its own
+    generator: with ``exact`` one trial at a time, as ``MELD._policy`` calls it, otherwise all in one batch."""
+    device = agent.device
+    groups = [[r] for r in rows] if exact else [rows]
     out = []
-    for i, r in enumerate(rows):
-        r.z2, r.action = z2[i:i + 1], action[i:i + 1]
-        out.append(action[i].cpu().numpy().astype(np.float32))
+    for group in groups:
+        obs = torch.as_tensor(np.stack([np.asarray(r.obs) for r in group]), device=device)
+        reward = torch.tensor([r.reward_in for r in group], dtype=torch.float32, device=device)
+        prev = None if group[0].z2 is None else (  # lockstep: every trial of a group is at its first step together
+            torch.cat([r.z2 for r in group]), torch.cat([r.action for r in group]))
+        starts = torch.tensor([float(r.new_episode) for r in group], device=device)
+        generators = group[0].plan.generator if exact else [r.plan.generator for r in group]
+        _, z2, action = agent.learner.policy_step(obs, reward, prev, starts, generators)
+        for i, r in enumerate(group):
+            r.z2, r.action = z2[i:i + 1], action[i:i + 1]
+            out.append(action[i].cpu().numpy().astype(np.float32))
     return out
 
 

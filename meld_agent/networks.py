@@ -16,6 +16,7 @@ with the reward r_t as evidence next to the image x_t (MELD Eq. 5).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -26,6 +27,9 @@ from meld_agent.config import ACTIVATION_CHOICES, ModelConfig
 
 _MIN_STD = 1e-5
 _LOG_STD_MIN, _LOG_STD_MAX = -20.0, 2.0
+# float32 constants of the tanh-Gaussian log-density (as Python floats: no tensor made per call)
+_HALF_LOG_2PI = float(0.5 * torch.log(torch.tensor(2 * torch.pi)))
+_LOG_2 = float(torch.log(torch.tensor(2.0)))
 
 
 _LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's, which the reference's model networks use
@@ -249,8 +253,14 @@ class FilterState(NamedTuple):
     z2: Tensor  # [B, latent2_size]
 
 
-def _sample(mean: Tensor, std: Tensor, generator: torch.Generator | None) -> Tensor:
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+def _sample(mean: Tensor, std: Tensor, generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
+    """``mean + std * noise``; with one generator per row, row i's noise is a one-row draw from generator i (what a
+    batch of 1 from it would draw)."""
+    if isinstance(generator, Sequence):
+        noise = torch.cat([torch.randn((1, *mean.shape[1:]), generator=g, device=mean.device, dtype=mean.dtype)
+                           for g in generator])
+    else:
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
     return mean + std * noise
 
 
@@ -312,7 +322,8 @@ class LatentModel(nn.Module):
         return torch.cat([features, reward.unsqueeze(-1).expand(*lead, self.reward_repeat).to(features.dtype)], dim=-1)
 
     def filter_step(self, evidence: Tensor, prev_z2: Tensor | None, prev_action: Tensor | None,
-                    generator: torch.Generator | None = None) -> tuple[tuple[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
+                    generator: torch.Generator | Sequence[torch.Generator] | None = None
+                    ) -> tuple[tuple[Tensor, Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
         """One step of posterior inference (Algorithm 1 lines 5/8, Algorithm 2 lines 1/4).
         ``evidence [B, E]``; ``prev_z2 [B, z2]`` and ``prev_action [B, A]`` are None at the first step.
         Returns ``(z1_mean, z1_std, z1), (z2_mean, z2_std, z2)``."""
@@ -400,7 +411,7 @@ class Actor(nn.Module):
         super().__init__()
         self.net = mlp([belief_size, *hidden, 2 * action_size])
 
-    def forward(self, belief: Tensor, generator: torch.Generator | None = None,
+    def forward(self, belief: Tensor, generator: torch.Generator | Sequence[torch.Generator] | None = None,
                 deterministic: bool = False, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Action ``[N, A]`` and its log-probability ``[N]`` (with the tanh change of variables); ``noise [N, A]``, when
         given, is the standard normal draw (otherwise drawn from ``generator``)."""
@@ -411,9 +422,9 @@ class Actor(nn.Module):
             u = mean
         else:
             u = _sample(mean, std, generator) if noise is None else mean + std * noise
-        log_prob = (-0.5 * ((u - mean) / std) ** 2 - log_std - 0.5 * torch.log(torch.tensor(2 * torch.pi))).sum(-1)
+        log_prob = (-0.5 * ((u - mean) / std) ** 2 - log_std - _HALF_LOG_2PI).sum(-1)
         # log(1 - tanh(u)^2) computed stably (as in SAC's reference code)
-        log_prob = log_prob - (2.0 * (torch.log(torch.tensor(2.0)) - u - F.softplus(-2.0 * u))).sum(-1)
+        log_prob = log_prob - (2.0 * (_LOG_2 - u - F.softplus(-2.0 * u))).sum(-1)
         return torch.tanh(u), log_prob
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -79,12 +80,8 @@ class ModelUpdate:
         start = None if batch.episode_start is None else batch.episode_start[:, 1:]
         return self.model.transition_input(batch.actions, start)
 
-    def posterior(self, batch: TrialBatch, actions: Tensor | None = None) -> Posterior:
-        """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step;
-        ``actions`` are ``transition_actions(batch)`` when the caller has them already."""
-        if actions is not None:
-            evidence = self.model.evidence(batch.obs, reward_evidence(batch, self.config.reward_input))
-            return self.model.posterior(evidence, actions, noise=self.noise(batch))
+    def posterior(self, batch: TrialBatch) -> Posterior:
+        """The posterior over the batch alone (no decoding), e.g. for an actor-critic-only step."""
         return Posterior(*self._posterior(batch, self.noise(batch)))
 
     def _posterior_eager(self, batch: TrialBatch, noise: tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
@@ -256,6 +253,25 @@ class Learner:
         self.generator.manual_seed(seed + 1)
         self.model_update = ModelUpdate(self.model, config.model, self.generator, config.train.compile)
         self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator, config.train.compile)
+
+    @torch.no_grad()
+    def policy_step(self, obs: Tensor, reward: Tensor, prev: tuple[Tensor, Tensor] | None, episode_start: Tensor,
+                    generator: torch.Generator | Sequence[torch.Generator], deterministic: bool = False
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+        """One step of Algorithm 2 for ``B`` trials: the filter updated with ``obs [B, ...]`` and the reward evidence
+        ``reward [B]``, from ``prev`` = (z2 ``[B, z2]``, action ``[B, A]``) of the step before (None at a trial's first
+        step; ``episode_start [B]`` flags a later episode's first frame), then the actor on the belief. ``generator``
+        draws the latent and action noise, or one generator per trial draws that trial's. Returns z1, z2 and the
+        action ``[B, A]``."""
+        model = self.model
+        evidence = model.evidence(obs, reward)
+        prev_z2, prev_action = (None, None) if prev is None else prev
+        if prev_action is not None and model.episode_start_input:
+            prev_action = model.transition_input(prev_action, episode_start)
+        (z1_mean, z1_std, z1), (z2_mean, z2_std, z2) = model.filter_step(evidence, prev_z2, prev_action, generator)
+        belief = torch.cat([z1_mean, z1_std, z2_mean, z2_std], dim=-1)
+        action, _ = self.actor(belief, generator, deterministic=deterministic)
+        return z1, z2, action
 
     # the most frames one no-grad posterior pass of ``actor_critic_steps`` reads (its batches are split into passes
     # of at most this many; at least one batch each): larger matrices in the recurrence, bounded memory for images

@@ -196,7 +196,7 @@ class MultiCameraRenderer:
 
         ``decorate`` may add marker geoms per camera; ``text`` is one (left, right) overlay per camera.
         """
-        layered = self._fast and decorate is None and text is None and not self._translucent()
+        layered = any(self._layered) and decorate is None and text is None and not self._translucent()
         layers = []
         with self._gl.current():
             self._bind()
@@ -242,11 +242,8 @@ class MultiCameraRenderer:
 
     def _translucent(self) -> bool:
         """Whether a drawn geom is see-through (0 < alpha < 1): then no layer is kept, as blending needs what
-        lies behind in the same pass."""
-        model = self.model
-        alpha = model.geom_rgba[self._drawn, 3]
-        material = model.geom_matid[self._drawn]
-        alpha = np.where(material >= 0, model.mat_rgba[np.maximum(material, 0), 3] if model.nmat else alpha, alpha)
+        lies behind in the same pass. (Layers are kept only where no drawn geom has a material: its rgba decides.)"""
+        alpha = self.model.geom_rgba[self._drawn, 3]
         return bool(np.any((alpha > 0) & (alpha < 1)))
 
     def _static_key(self, data: mujoco.MjData, camera_index: int) -> np.ndarray:
