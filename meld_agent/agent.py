@@ -11,7 +11,6 @@ It implements the leaderboard's agent interface by duck typing (``meta_train``, 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -25,7 +24,7 @@ import torch
 
 from meld_agent import checkpoint, collect
 from meld_agent.config import MELDConfig, make_config, with_overrides
-from meld_agent.context import agent_config, device_of
+from meld_agent.context import agent_config, device_of, trial_seed
 from meld_agent.extensions import RandomOpenings
 from meld_agent.replay import TrialBatch, TrialReplay
 from meld_agent.update import Learner
@@ -33,12 +32,6 @@ from meld_envs.interface import EnvInfo, TrainContext, env_info
 from meld_envs.wrappers import Trial
 
 StepLogger = Callable[[dict[str, float], int], None]  # (metrics, env_step) -> None
-
-
-def _trial_seed(seed: int, obs: Any) -> int:
-    """A seed for a meta-test trial's noise: the agent's seed and the trial's first observation, hashed."""
-    digest = hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8, key=seed.to_bytes(8, "little", signed=True))
-    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 class MELD:
@@ -163,7 +156,7 @@ class MELD:
         function of the weights and the trials alone: the same checkpoint scores the same in the training run's own
         evaluation, in ``meld_agent.evaluate`` and in the leaderboard, and evaluating never changes training."""
         if self._filter is None:
-            self.test_generator.manual_seed(_trial_seed(self.config.seed, obs))
+            self.test_generator.manual_seed(trial_seed(self.config.seed, obs))
         evidence_reward = 0.0 if self.reward_input == "none" else float(reward)
         return self._policy(obs, evidence_reward, deterministic=self.meta_test_actions == "mean",
                             generator=self.test_generator, episode_start=bool((info or {}).get("episode_end", False)))

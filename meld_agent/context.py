@@ -3,12 +3,22 @@ protocol's ``EnvInfo``, and its torch device. The context, budget and trial runn
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from meld_envs.interface import EnvInfo, env_info, obs_mode_of
+
+
+def trial_seed(seed: int, obs: Any) -> int:
+    """A seed for a meta-test trial's noise: the agent's seed and the trial's first observation, hashed. An agent that
+    seeds its test noise with it scores a checkpoint the same wherever it is evaluated, and evaluating leaves its
+    training generators alone."""
+    digest = hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8, key=seed.to_bytes(8, "little", signed=True))
+    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 def device_of(name: str) -> torch.device:

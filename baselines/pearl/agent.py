@@ -41,7 +41,6 @@ Deviations from oyster, with the reason:
 from __future__ import annotations
 
 import ast
-import hashlib
 import time
 from collections import defaultdict
 from typing import Any
@@ -54,15 +53,9 @@ from baselines.pearl.config import PEARLConfig, check, make_config
 from baselines.pearl.update import PEARLLearner, TaskBatch
 from meld_agent import checkpoint
 from meld_agent.config import ReplayConfig, override
-from meld_agent.context import agent_config, device_of
+from meld_agent.context import agent_config, device_of, trial_seed
 from meld_agent.replay import TrialReplay
 from meld_envs.interface import EnvInfo, TrainContext
-
-
-def _trial_seed(seed: int, obs: Any) -> int:
-    """A seed for a meta-test trial's noise: the agent's seed and the trial's first observation, hashed."""
-    digest = hashlib.blake2b(np.ascontiguousarray(obs).tobytes(), digest_size=8, key=seed.to_bytes(8, "little", signed=True))
-    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 class PEARL:
@@ -161,7 +154,7 @@ class PEARL:
         every = self.config.context.posterior_update_every
         if self.z is None:  # the first step after reset
             if self._mode == "test":
-                self.test_generator.manual_seed(_trial_seed(self.config.seed, obs))
+                self.test_generator.manual_seed(trial_seed(self.config.seed, obs))
             self._start_episode()
         elif new_episode:
             self._episode += 1
