@@ -93,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sac.batch_size": 512,  # :47
         "train.model_train_ratio": 0.8,  # :53
         "train.ac_train_ratio": 0.5,  # :54
-        "train.offline_ratio": 0.3,  # :2, stage 2's share of batches from stage 1's data (where the agent has the setting)
+        "train.offline_ratio": 0.3,  # :2, the chance of a stage-2 episode being one of stage 1's
         "train.stage1_env_steps": 100_000,  # examples.txt: the shaped-reward run "till converged (~100k env steps)"
     },
     "meld/Nav2D-v0": {
