@@ -364,11 +364,11 @@ class MELD:
                     rows[k].append(v)
             left -= len(batches)
             self.counters["updates"] += len(batches)
-        keys = list(rows)
-        sums = dict(zip(keys, (torch.stack([torch.stack(rows[k]).double().sum() for k in keys]) / n).tolist())) if keys else {}
+        keys = list(rows)  # each metric's mean over the steps that made it (model steps, actor-critic steps)
+        means = dict(zip(keys, torch.stack([torch.stack(rows[k]).double().mean() for k in keys]).tolist())) if keys else {}
         if n and phase == "pretrain":
-            self._log({f"{k}_pretrain": v for k, v in sums.items()})
-        return sums
+            self._log({f"{k}_pretrain": v for k, v in means.items()})
+        return means
 
     def _ac_trials_per_task(self) -> int:
         """``extensions.ac_batch_trials`` spread over ``train.tasks_per_update`` tasks (rounded up)."""
