@@ -302,11 +302,9 @@ class MELD:
                     action = self._opening_action(openings, steps, action)
             obs, reward, terminated, truncated, info = env.step(action)
             steps += 1
-            new_episode = bool(info.get("episode_end", False))
-            step_info = info["final_info"] if new_episode else info  # Trial: the ended episode's step
-            shaped.append(float(step_info.get("shaped_reward", reward)))
-            sparse.append(float(step_info.get("sparse_reward", reward)))
-            success = bool(step_info.get("success", False))
+            step_shaped, step_sparse, success, new_episode = collect.step_outcome(reward, info)
+            shaped.append(step_shaped)
+            sparse.append(step_sparse)
             if openings is not None:
                 openings.observe(sparse[-1])
             frames.append(obs)
@@ -314,12 +312,16 @@ class MELD:
             reward_in = {"shaped": shaped[-1], "sparse": sparse[-1], "none": 0.0}[self.reward_input]
             if terminated or truncated:
                 break
-        self.counters["env_steps"] += steps
+        self._store_trial(task, frames, actions, shaped, sparse)
+        return steps, float(np.sum(shaped)), float(success)
+
+    def _store_trial(self, task: int, frames: list, actions: list, shaped: list[float], sparse: list[float]) -> None:
+        """Count a collected trial's steps; store it in the replay when it ran its full length."""
+        self.counters["env_steps"] += len(actions)
         self.counters["trials"] += 1
         if len(frames) == self.trial_frames:
             assert self.replay is not None
             self.replay.add(task, np.stack(frames), np.stack(actions), np.asarray(shaped, np.float32), np.asarray(sparse, np.float32))
-        return steps, float(np.sum(shaped)), float(success)
 
     def _uniform_action(self) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, self.action_size).astype(np.float32)

@@ -165,14 +165,14 @@ class LocalEnvs:
         out = []
         for i, action in zip(index, actions):
             obs, reward, terminated, truncated, info = self.envs[i].step(action)
-            out.append((obs, terminated or truncated, *_step_outcome(reward, info)))
+            out.append((obs, terminated or truncated, *step_outcome(reward, info)))
         return out
 
     def close(self) -> None:
         pass  # the agent's envs, closed with them
 
 
-def _step_outcome(reward: float, info: dict) -> tuple[float, float, bool, bool]:
+def step_outcome(reward: float, info: dict) -> tuple[float, float, bool, bool]:
     """(shaped, sparse, success, episode_end) of a step, as the one-at-a-time path reads them."""
     new_episode = bool(info.get("episode_end", False))
     step_info = info["final_info"] if new_episode else info  # Trial: the ended episode's step
@@ -201,7 +201,7 @@ class _Slot(gym.Wrapper):
             return self._obs, 0.0, False, False, {"shaped": 0.0, "sparse": 0.0, "success": False, "episode_end": False}
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._obs = obs
-        shaped, sparse, success, new_episode = _step_outcome(reward, info)
+        shaped, sparse, success, new_episode = step_outcome(reward, info)
         return obs, reward, terminated, truncated, {"shaped": shaped, "sparse": sparse, "success": success,
                                                     "episode_end": new_episode}
 
@@ -275,16 +275,9 @@ def collect_group(agent: MELD, envs: LocalEnvs | VectorEnvs, plans: list[TrialPl
             r.frames.append(obs)
             r.actions.append(action)
             r.reward_in = {"shaped": shaped, "sparse": sparse, "none": 0.0}[agent.reward_input]
-    out = []
     for r in rows:
-        agent.counters["env_steps"] += r.steps
-        agent.counters["trials"] += 1
-        if len(r.frames) == agent.trial_frames:
-            assert agent.replay is not None
-            agent.replay.add(r.plan.task, np.stack(r.frames), np.stack(r.actions), np.asarray(r.shaped, np.float32),
-                             np.asarray(r.sparse, np.float32))
-        out.append((r.steps, float(np.sum(r.shaped)), float(r.success)))
-    return out
+        agent._store_trial(r.plan.task, r.frames, r.actions, r.shaped, r.sparse)
+    return [(r.steps, float(np.sum(r.shaped)), float(r.success)) for r in rows]
 
 
 def collect(agent: MELD, ctx: TrainContext, tasks: list, order: list[int], random: bool) -> list[tuple[int, float, float]]:
