@@ -253,6 +253,7 @@ class Learner:
         self.generator.manual_seed(seed + 1)
         self.model_update = ModelUpdate(self.model, config.model, self.generator, config.train.compile)
         self.sac_update = SACUpdate(self.actor, self.critic, action_size, config.sac, self.generator, config.train.compile)
+        self._allowed: dict[tuple[int, int, bool], Tensor] = {}  # (trials, steps, layout known) -> boundary_free indices
 
     @torch.no_grad()
     def policy_step(self, obs: Tensor, reward: Tensor, prev: tuple[Tensor, Tensor] | None, episode_start: Tensor,
@@ -350,7 +351,7 @@ class Learner:
         steps = length - 1
         x = self.config.extensions
         reward = self.critic_reward(batch)[:, 1:]  # [B, L-1]: r_{t+1} of transition t
-        allowed = torch.nonzero(boundary_free(batch, steps).flatten()).flatten()  # flat indices into [B, steps]
+        allowed = self.allowed_transitions(batch, steps)
         pick = torch.randint(0, allowed.numel(), (min(self.config.sac.batch_size, allowed.numel()),),
                              generator=self.generator, device=self.device)
         idx = allowed[pick]
@@ -362,6 +363,15 @@ class Learner:
                                                                           batch.episode_start)
             return belief[trial, t], batch.actions[trial, t], summed, next_belief, discount
         return belief[trial, t], batch.actions[trial, t], reward[trial, t], belief[trial, t + 1], None
+
+    def allowed_transitions(self, batch: TrialBatch, steps: int) -> Tensor:
+        """Flat indices into ``[B, steps]`` of the transitions a critic may learn from (``boundary_free``). Every stored
+        trial has one episode layout (``TrialReplay``), so they depend on the batch's shape alone: computed once per
+        shape, they cost no host synchronisation (``nonzero``'s) in later steps on a GPU."""
+        key = (int(batch.actions.shape[0]), int(steps), batch.episode_start is not None)
+        if key not in self._allowed:
+            self._allowed[key] = torch.nonzero(boundary_free(batch, steps).flatten()).flatten()
+        return self._allowed[key]
 
     def state_dict(self) -> dict[str, Any]:
         s = self.sac_update

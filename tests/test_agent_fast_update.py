@@ -150,6 +150,23 @@ def test_actor_critic_steps_sharing_a_pass_are_the_separate_steps_when_a_pass_ho
     assert all(torch.equal(a, b) for a, b in zip(shared[0].model.parameters(), separate.model.parameters()))  # no model step
 
 
+def test_allowed_transitions_are_computed_once_per_shape_and_equal_the_boundary_mask():
+    """The draw's allowed indices come from a per-shape table (no ``nonzero`` per step); on batches from a replay
+    (one episode layout for every trial, whatever rows are drawn) the table is the batch's own ``boundary_free``."""
+    from meld_agent.update import boundary_free
+    learner = _learner()
+    for seed in range(3):
+        batch = _batch(seed=seed)
+        steps = batch.obs.shape[1] - 1
+        want = torch.nonzero(boundary_free(batch, steps).flatten()).flatten()
+        assert torch.equal(learner.allowed_transitions(batch, steps), want)
+        crossing = [row * steps + batch.obs.shape[1] // 2 - 1 for row in range(batch.obs.shape[0])]  # into episode 2
+        assert not set(crossing) & set(want.tolist()) and want.numel() == batch.obs.shape[0] * (steps - 1)
+    assert len(learner._allowed) == 1  # one shape, one table
+    learner.allowed_transitions(_batch(b=5), 5)
+    assert len(learner._allowed) == 2
+
+
 @pytest.mark.slow  # compiling the model and actor-critic losses takes ~100 s on one core of the 2-core CPU
 def test_compiled_update_gives_the_eager_losses():
     eager, compiled = _learner(), _learner(train__compile="default")
