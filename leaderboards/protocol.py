@@ -58,6 +58,8 @@ class EnvProtocol:
     trials_per_task: int  # meta-test trials on each test task per evaluation
     test_tasks: tuple[int, ...]  # indices into the test split
     max_episode_steps: int
+    obs_mode: str = "pixels"  # what every agent observes, in meta-training and at meta-test: pixels | state
+    track_version: int = 1  # the preset's version: a change to what it measures gets a new one
 
     @property
     def eval_steps(self) -> list[int]:
@@ -82,6 +84,8 @@ class Preset:
     seeds: tuple[int, ...]  # default seeds of ``leaderboards.run``
     budget_overrides: tuple[tuple[str, int], ...] = field(default=())  # (env id, budget) pairs
     description: str = ""
+    obs_mode: str = "pixels"  # pixels (the paper's images) | state (each env's low-dimensional state, for CPUs)
+    version: int = 1  # recorded as ``track_version``; results of two versions of a preset are not comparable
 
     def for_env(self, env_id: str) -> EnvProtocol:
         e = meld_envs.entry(env_id)  # a clear ValueError listing known ids
@@ -95,6 +99,8 @@ class Preset:
             trials_per_task=self.trials_per_task,
             test_tasks=tuple(range(n_test)),
             max_episode_steps=e.max_episode_steps,
+            obs_mode=self.obs_mode,
+            track_version=self.version,
         )
 
 
@@ -104,6 +110,17 @@ PRESETS: dict[str, Preset] = {
     "paper": Preset(
         name="paper", budget_steps=1_000_000, eval_points=20, trials_per_task=2, num_test_tasks=None,
         seeds=(0, 1, 2), description="the paper's scale: 1M env steps, an evaluation every 5%, 3 seeds, all test tasks",
+    ),
+    "pixels-100k": Preset(
+        name="pixels-100k", budget_steps=100_000, eval_points=10, trials_per_task=2, num_test_tasks=None,
+        seeds=(0, 1, 2), description="sample efficiency from images: 100k env steps, an evaluation every 10%, 3 seeds, "
+                                     "all test tasks (for labs with one GPU)",
+    ),
+    "state": Preset(
+        name="state", budget_steps=100_000, eval_points=10, trials_per_task=4, num_test_tasks=None,
+        seeds=(0, 1, 2), obs_mode="state",
+        description="every agent on each env's low-dimensional state (its MLP-encoder path), sized for a CPU: 100k "
+                    "env steps, an evaluation every 10%, 4 trials per test task, 3 seeds, all test tasks",
     ),
     "smoke": Preset(
         name="smoke", budget_steps=200, eval_points=2, trials_per_task=1, num_test_tasks=2,
@@ -160,7 +177,7 @@ def task_split_hash(env_id: str) -> str:
 
 def env_info(proto: EnvProtocol) -> EnvInfo:
     """What an agent is told about ``proto``'s environment before it starts."""
-    return interface.env_info(proto.env_id)
+    return interface.env_info(proto.env_id, proto.obs_mode)
 
 
 def _nan_safe_mean(values: list[float]) -> float:
@@ -206,8 +223,9 @@ def evaluate(agent: Any, proto: EnvProtocol, env: gym.Env,
 
 
 def make_test_env(proto: EnvProtocol) -> gym.Env:
-    """The meta-test env: sparse rewards on sparse tasks, trials of ``episodes_per_trial``."""
-    return interface.make_test_env(proto.env_id, "test", task=proto.test_tasks[0])
+    """The meta-test env: sparse rewards on sparse tasks, trials of ``episodes_per_trial``, observations of the
+    preset's ``obs_mode``."""
+    return interface.make_test_env(proto.env_id, "test", proto.obs_mode, task=proto.test_tasks[0])
 
 
 def _run_trial(agent: Any, proto: EnvProtocol, env: gym.Env, task_index: int, trial: int) -> interface.TrialResult:

@@ -1,5 +1,8 @@
 """``python -m leaderboards.report results/ --out report/``: tables, plots, leaderboard.md/.html.
 
+``python -m leaderboards.report results/ leaderboards/reference/ --preset state --out report/`` puts a lab's runs next
+to the committed reference runs of the same preset.
+
 Scores are success rates on the held-out test tasks (the trial's last episode, final evaluation
 point), aggregated across seeds and tasks as interquartile mean (IQM) and mean with 95%
 stratified-bootstrap confidence intervals (``leaderboards.stats``; seeded with ``--seed``):
@@ -96,10 +99,12 @@ def _split_hash(env_id: str) -> str:
     return protocol.task_split_hash(env_id)
 
 
-def load_runs(results_dir: str) -> tuple[list[Run], list[tuple[str, list[str]]]]:
-    """Accepted runs and refused files ``(path, reasons)`` under ``results_dir`` (recursively)."""
+def load_runs(results_dir: str | list[str]) -> tuple[list[Run], list[tuple[str, list[str]]]]:
+    """Accepted runs and refused files ``(path, reasons)`` under ``results_dir`` (recursively; one folder or several,
+    e.g. a lab's results and ``leaderboards/reference/``). The same preset, agent, env and seed twice is refused."""
+    folders = [results_dir] if isinstance(results_dir, str) else list(results_dir)
     runs, refused, seen = [], [], {}
-    for path in results.find_results(results_dir):
+    for path in (p for folder in folders for p in results.find_results(folder)):
         try:
             records = results.read_records(path)
         except results.ResultsError as e:
@@ -379,7 +384,10 @@ def _failed_runs(summary: dict[str, Any]) -> list[str]:
 
 def _provenance(runs: list[Run]) -> list[tuple[str, str]]:
     envs = sorted({r.env_id for r in runs})
-    items = [("protocol", protocol.PROTOCOL_VERSION), ("preset", ", ".join(sorted({r.preset for r in runs}))),
+    tracks = sorted({(r.preset, results.protocol_params(r.header)["track_version"], results.protocol_params(r.header)["obs_mode"])
+                     for r in runs})
+    items = [("protocol", protocol.PROTOCOL_VERSION),
+             ("preset", ", ".join(f"{name} (version {version}, observations: {obs})" for name, version, obs in tracks)),
              ("package versions", ", ".join(sorted({r.header["package_version"] for r in runs})))]
     renderers = sorted({_renderer(r.header) for r in runs})
     note = " (observations differ in their last bits between renderers: compare across them only statistically)"
@@ -554,13 +562,17 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
     return conv({k: v for k, v in summary.items() if not k.startswith("_")})
 
 
-def report(results_dir: str, out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
+def report(results_dir: str | list[str], out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
            log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
-    """Build the whole report into ``out``; returns the summary and the refused files."""
-    if not os.path.isdir(results_dir):
-        raise ValueError(f"results folder {results_dir} does not exist" if not os.path.exists(results_dir)
-                         else f"{results_dir} is not a folder; give the results folder (e.g. results/)")
-    runs, refused = load_runs(results_dir)
+    """Build the whole report into ``out`` from the runs under ``results_dir`` (one folder or several); returns the
+    summary and the refused files."""
+    folders = [results_dir] if isinstance(results_dir, str) else list(results_dir)
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise ValueError(f"results folder {folder} does not exist" if not os.path.exists(folder)
+                             else f"{folder} is not a folder; give the results folder (e.g. results/)")
+    results_dir = ", ".join(folders)
+    runs, refused = load_runs(folders)
     presets = sorted({r.preset for r in runs})
     if preset is None and len(presets) > 1:
         raise ValueError(f"{results_dir} holds runs of several presets ({', '.join(presets)}); choose one with --preset")
@@ -588,7 +600,8 @@ def report(results_dir: str, out: str, *, preset: str | None = None, reps: int =
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m leaderboards.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("results", help="results folder (searched recursively for *.jsonl)")
+    p.add_argument("results", nargs="+", help="results folders (searched recursively for *.jsonl); several are "
+                                               "reported together, e.g. yours and leaderboards/reference/")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.add_argument("--preset", default=None, help="the preset to report when the folder holds several")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")

@@ -36,6 +36,9 @@ PROTOCOL_PARAM_FIELDS: dict[str, type | tuple[type, ...]] = {
     "env_id": str, "budget_steps": int, "eval_points": int, "episodes_per_trial": int, "sparse_at_test": bool,
     "trials_per_task": int, "test_tasks": list, "max_episode_steps": int,
 }
+# protocol settings a file may lack: it was written before presets had them, with these values
+PROTOCOL_PARAM_DEFAULTS: dict[str, Any] = {"obs_mode": "pixels", "track_version": 1}
+PROTOCOL_PARAM_OPTIONAL_FIELDS: dict[str, type | tuple[type, ...]] = {"obs_mode": str, "track_version": int}
 EVAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "record": str, "index": int, "budget_steps": int, "env_steps": int, "eval_env_steps": int,
     "wall_clock_s": (int, float), "success_rate": (int, float), "success_per_episode": list,
@@ -52,6 +55,11 @@ FAILED_FIELDS: dict[str, type | tuple[type, ...]] = {**END_FIELDS, "error": str}
 def exploration_episodes(header: dict[str, Any]) -> int:
     """Unscored exploration episodes the agent of ``header`` got before each meta-test trial (0 when not recorded)."""
     return int(header.get("agent", {}).get("exploration_episodes", 0) or 0)
+
+
+def protocol_params(header: dict[str, Any]) -> dict[str, Any]:
+    """The protocol settings of ``header``, with ``PROTOCOL_PARAM_DEFAULTS`` for those it does not record."""
+    return {**PROTOCOL_PARAM_DEFAULTS, **header.get("protocol_params", {})}
 
 
 def meta_test_actions(header: dict[str, Any]) -> str:
@@ -189,8 +197,8 @@ def check_records(
                         "results of different protocol versions are not comparable")
     problems += _check_fields("header.agent", header["agent"], AGENT_FIELDS)
     problems += _check_agent_declarations(header["agent"])
-    params = header["protocol_params"]
-    problems += _check_fields("header.protocol_params", params, PROTOCOL_PARAM_FIELDS)
+    params = protocol_params(header)
+    problems += _check_fields("header.protocol_params", params, {**PROTOCOL_PARAM_FIELDS, **PROTOCOL_PARAM_OPTIONAL_FIELDS})
     if split_hash is not None:
         try:
             current = split_hash(header["env_id"])

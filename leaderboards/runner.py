@@ -100,7 +100,10 @@ _RESUME_KEYS = ("schema", "protocol", "preset", "env_id", "seed", "agent", "task
 
 
 def _check_resumable(old: dict[str, Any], new: dict[str, Any], path: str) -> None:
-    changed = [k for k in _RESUME_KEYS if json.loads(results.dumps({"v": old.get(k)})) != json.loads(results.dumps({"v": new.get(k)}))]
+    def value(header: dict[str, Any], key: str) -> Any:
+        v = results.protocol_params(header) if key == "protocol_params" else header.get(key)
+        return json.loads(results.dumps({"v": v}))
+    changed = [k for k in _RESUME_KEYS if value(old, k) != value(new, k)]
     if changed:
         raise RuntimeError(
             f"{path} was started with a different {', '.join(changed)} than this run; "
@@ -241,7 +244,7 @@ def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = 
         if existing:
             _check_resumable(existing[0], header, path)
             header = existing[0]
-        ctx = reporter.ctx = protocol.TrainContext(info)
+        ctx = reporter.ctx = protocol.TrainContext(info, proto.obs_mode)
         checkpoint = _latest_checkpoint(spec.checkpoint_dir)
         if checkpoint is None:
             if len(existing) > 1:

@@ -198,7 +198,7 @@ def test_env_all_means_every_registered_id_but_real_robots():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (lambda: protocol.preset("huge"), r"unknown preset 'huge'; available: paper, smoke"),
+    (lambda: protocol.preset("huge"), r"unknown preset 'huge'; available: paper, pixels-100k, state, smoke"),
     (lambda: protocol.env_ids(["meld/Nope-v0"]), r"unknown environment 'meld/Nope-v0'; available: all, meld/CheetahVel-v0"),
     (lambda: agents.resolve_agent("nope"), r"agent 'nope' is unknown\. Available agents: random"),
     (lambda: agents.resolve_agent("future"), r"agent 'future' is not available yet .*Available agents: random"),

@@ -67,7 +67,7 @@ def test_unknown_agent_env_preset_exit_with_what_exists(monkeypatch, capsys):
     proc = _cli("-m", "leaderboards.run", "--agent", "random", "--env", "meld/X-v0", "--preset", "smoke")
     assert proc.returncode == 2 and "meld/Nav2D-v0" in proc.stderr
     proc = _cli("-m", "leaderboards.run", "--agent", "random", "--env", "all", "--preset", "tiny")
-    assert proc.returncode == 2 and "available: paper, smoke" in proc.stderr
+    assert proc.returncode == 2 and "available: paper, pixels-100k, state, smoke" in proc.stderr
 
 
 # A run is killed (SIGKILL, no clean-up) at a chosen moment, then the same command runs again.
