@@ -70,6 +70,17 @@ def package_version() -> str:
         return "unknown"
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the numerical libraries a run's numbers depend on (those installed; torch's build tag included)."""
+    found = {}
+    for name in ("numpy", "torch", "mujoco", "gymnasium"):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
 def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, agent: Any) -> dict[str, Any]:
     return {
         "record": "header",
@@ -91,7 +102,8 @@ def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, age
         "task_split_hash": protocol.task_split_hash(spec.env_id),
         "protocol_params": proto.to_json(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                 "threads": spec.threads, "libraries": library_versions()},  # what an exact replay needs to match
         "renderer": meld_envs.renderer_info(),  # results from different renderers compare only statistically
     }
 

@@ -111,7 +111,7 @@ _KILLER = textwrap.dedent("""
 
 
 def _comparable(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("wall_clock_s", "created")} for r in records]
+    return [{k: v for k, v in r.items() if k not in ("wall_clock_s", "created", "host")} for r in records]
 
 
 @pytest.fixture(scope="module")
