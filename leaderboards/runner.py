@@ -70,6 +70,21 @@ def package_version() -> str:
         return "unknown"
 
 
+def source_commit() -> str | None:
+    """The git commit of the checkout this code runs from (with ``+changes`` when its tracked files differ from it),
+    or None outside a git checkout: which code made a result, beyond the package version."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "diff", "--quiet", "HEAD", "--"], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if dirty.returncode == 1 else "")
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the numerical libraries a run's numbers depend on (those installed; torch's build tag included)."""
     found = {}
@@ -99,6 +114,7 @@ def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, age
             "meta_test_actions": meta_test_actions_of(agent),  # "sampled", "mean" or None (unstated)
         },
         "package_version": package_version(),
+        "source_commit": source_commit(),  # git commit of the code that ran (None outside a checkout)
         "task_split_hash": protocol.task_split_hash(spec.env_id),
         "protocol_params": proto.to_json(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
