@@ -562,6 +562,30 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
     return conv({k: v for k, v in summary.items() if not k.startswith("_")})
 
 
+def compact_tables(summary: dict[str, Any]) -> str:
+    """Two markdown tables from ``summary.json``'s content: final success per environment and agent (IQM with its
+    95% interval where two or more seeds stand behind it, and the seeds), and the mean wall-clock time of one run."""
+    per_env, agents = summary["per_env"], summary["agents"]
+    head = "| environment | " + " | ".join(agents) + " |\n|---|" + "---:|" * len(agents)
+    score_rows, cost_rows = [], []
+    for env, cells in per_env.items():
+        scores, costs = [], []
+        for agent in agents:
+            c = cells.get(agent)
+            if c is None or not c.get("n"):
+                scores.append("—")
+                costs.append("—")
+                continue
+            iqm = c["iqm"]
+            interval = f" [{iqm['lower']:.2f}, {iqm['upper']:.2f}]" if c["n"] >= 2 else ""
+            scores.append(f"{iqm['point']:.2f}{interval} ({c['n']})")
+            costs.append(f"{c['wall_clock_s'] / 60:.0f} min" if c["wall_clock_s"] >= 60 else f"{c['wall_clock_s']:.0f} s")
+        score_rows.append(f"| `{env}` | " + " | ".join(scores) + " |")
+        cost_rows.append(f"| `{env}` | " + " | ".join(costs) + " |")
+    return ("Final success rate, IQM over seeds x test tasks [95% CI] (seeds):\n\n" + head + "\n" + "\n".join(score_rows)
+            + "\n\nWall-clock time of one run (mean over its seeds):\n\n" + head + "\n" + "\n".join(cost_rows) + "\n")
+
+
 def report(results_dir: str | list[str], out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
            log: Callable[[str], None] = print) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
     """Build the whole report into ``out`` from the runs under ``results_dir`` (one folder or several); returns the
@@ -607,9 +631,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--allow-refused", action="store_true", help="exit 0 even when some files were refused")
+    p.add_argument("--compact", action="store_true", help="also print the final scores and the cost per run as two "
+                                                          "short markdown tables (environments x agents)")
     args = p.parse_args(argv)
     try:
-        _, refused = report(args.results, args.out, preset=args.preset, reps=args.reps, seed=args.seed)
+        summary, refused = report(args.results, args.out, preset=args.preset, reps=args.reps, seed=args.seed)
+        if args.compact:
+            print(compact_tables(_summary_json(summary)))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -108,6 +108,10 @@ def test_a_labs_results_are_reported_next_to_the_reference_results(tmp_path):
     assert refused == [] and set(summary["per_env"]["meld/Nav2D-v0"]) == {"meld", "random", "mine"}
     text = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "observations: state" in text
+    compact = report.compact_tables(json.loads((tmp_path / "out" / "summary.json").read_text()))
+    row = next(line for line in compact.splitlines() if line.startswith("| `meld/Nav2D-v0`"))
+    iqm = summary["per_env"]["meld/Nav2D-v0"]["mine"]["iqm"]
+    assert f"{iqm.point:.2f} [{iqm.lower:.2f}, {iqm.upper:.2f}] (3)" in row
     fake_run(str(lab), "meld", "meld/Nav2D-v0", 0, 0.9, preset="state")  # the same run twice: refused, named
     _, refused = report.report([str(lab), str(reference)], str(tmp_path / "out2"), preset="state", reps=200,
                                log=lambda m: None)
