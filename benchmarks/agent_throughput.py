@@ -4,6 +4,12 @@
     .venv/bin/python benchmarks/agent_throughput.py --quick    # ~30 s smoke run
     .venv/bin/python benchmarks/agent_throughput.py --markdown-out results/agent_throughput.md
     .venv/bin/python benchmarks/agent_throughput.py --nav2d-state --threads 1 --compile none,default  # state rows only
+    # every simulated env's preset shapes on a GPU, eager and CUDA graphs (add --quick --budget-s 360 when short of time)
+    .venv/bin/python benchmarks/agent_throughput.py --env-presets --device cuda --compile none,reduce-overhead \\
+        --markdown-out results/agent_throughput_cuda.md
+    # the same rows on a CPU, short timings (all envs in pixels: ~10 min on one core; compiling there takes many minutes)
+    .venv/bin/python benchmarks/agent_throughput.py --env-presets --quick --compile none --device cpu \\
+        --envs meld/Nav2D-v0,meld/CheetahVel-v0 [--obs-mode state]
 
 Measured (random uint8 frames; the numbers do not depend on their content):
 
@@ -32,6 +38,19 @@ Measured (random uint8 frames; the numbers do not depend on their content):
   steps: 60 random trials, 480 model pre-training steps, then iterations of 400 env steps, 80 model + actor-critic and
   240 actor-critic-only steps), in env steps/s over the whole run and over its iterations alone.
 
+* **Per-environment preset shapes** (``--env-presets``): for each simulated env (``--envs``, default
+  ``meld_envs.registry.SIMULATED``), ``make_config(env_id, obs_mode=..., device=..., train__compile=mode)`` per
+  ``--compile`` mode and the env's own shapes (``meld_envs.interface.env_info``): a batch of ``train.tasks_per_update x
+  train.update_trials_per_task`` stored trials of ``episodes_per_trial x max_episode_steps + 1`` frames (stage 2's
+  trials for a two-stage sparse env; the stages differ in reward inputs only, not in shapes), random data on the device
+  with the replay's episode-start flags; the model step reads ``MELD.model_batch_trials`` of them
+  (``train.model_batch_steps // frames``). Rows: a model step and a model + actor-critic step (``Learner.train_step``),
+  each first call (which compiles) timed apart. On CUDA also, for the model + actor-critic step under
+  ``torch.profiler``: the GPU busy share (summed device time of the kernels, memcpys and memsets over the synchronized
+  wall time of the profiled steps, and over the unprofiled step time) and the kernels launched per step. One table per
+  device; a row that fails records its error and the others still run; ``--budget-s`` starts no new row after that
+  many seconds; ``--markdown-out`` is rewritten after every row, so a run cut short leaves its finished rows.
+
 Targets: >= 2x the reference's 1.0 model updates/s and 0.8 actor-critic updates/s at
 the same batch shapes; >= 70% of the matmul FLOP/s.
 """
@@ -42,6 +61,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -188,6 +208,236 @@ def nav2d_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# -- per-environment preset shapes ---------------------------------------------------------------------------------
+def env_preset_batch(b: int, episodes: int, episode_steps: int, obs_shape: tuple[int, ...], action_size: int,
+                     device: torch.device, seed: int = 0) -> TrialBatch:
+    """Random data of ``b`` stored trials of ``episodes`` episodes of ``episode_steps`` steps (``episodes *
+    episode_steps + 1`` frames): uint8 images for a 3-D ``obs_shape``, float32 states otherwise; ``episode_start`` as
+    ``TrialReplay`` flags it (1 on the first frame of every later episode: frames T, 2T, ... counted from 0)."""
+    length = episodes * episode_steps + 1
+    g = torch.Generator().manual_seed(seed)
+    if len(obs_shape) == 3:
+        obs = torch.randint(0, 256, (b, length, *obs_shape), dtype=torch.uint8, generator=g)
+    else:
+        obs = torch.randn(b, length, *obs_shape, generator=g)
+    actions = torch.rand(b, length - 1, action_size, generator=g) * 2 - 1
+    rewards = torch.randn(b, length, generator=g)
+    episode_start = torch.zeros(b, length)
+    episode_start[:, episode_steps:length - 1:episode_steps] = 1.0
+    return TrialBatch(obs.to(device), actions.to(device), rewards.to(device), (rewards > 1).float().to(device),
+                      torch.arange(b, device=device), episode_start.to(device))
+
+
+def _is_device_event(event) -> bool:
+    """Whether a profiler event ran on a CUDA device (``device_type`` is ``DeviceType.CUDA``)."""
+    kind = getattr(event, "device_type", None)
+    return kind is not None and str(kind).rsplit(".", 1)[-1].upper() == "CUDA"
+
+
+def _device_us(event) -> float:
+    """A device event's own time in microseconds: ``self_device_time_total`` (torch >= 2.4), else the deprecated
+    ``self_cuda_time_total``, else its time range."""
+    for name in ("self_device_time_total", "self_cuda_time_total"):  # the second only where the first is missing
+        try:
+            value = getattr(event, name)
+        except AttributeError:
+            continue
+        except Exception:  # a property that raises on this torch / this event
+            break
+        if value:
+            return float(value)
+        break
+    try:
+        return float(event.time_range.elapsed_us())
+    except Exception:
+        return 0.0
+
+
+def kernel_stats(events, steps: int, wall_s: float, step_s: float | None = None) -> dict:
+    """From profiler events over ``steps`` steps that took ``wall_s`` seconds (synchronized): the device time of the
+    CUDA events (kernels, memcpys, memsets) per step in ms, its share of the wall time (``gpu_busy``) and of
+    ``step_s``, an unprofiled step's time (``gpu_busy_timed``), and the kernels launched per step (memcpys and memsets
+    not counted)."""
+    busy_us, kernels = 0.0, 0
+    for event in events:
+        if not _is_device_event(event):
+            continue
+        busy_us += _device_us(event)
+        if not str(getattr(event, "name", "")).startswith(("Memcpy", "Memset")):
+            kernels += 1
+    per_step_s = busy_us / 1e6 / steps
+    out = {"kernel_ms": 1000 * per_step_s, "gpu_busy": busy_us / 1e6 / wall_s, "kernels_per_step": kernels / steps}
+    if step_s:
+        out["gpu_busy_timed"] = per_step_s / step_s
+    return out
+
+
+def gpu_busy(fn, steps: int, device: torch.device, step_s: float | None = None) -> dict:
+    """``kernel_stats`` of ``steps`` calls of ``fn`` (after two more warm-up calls) under ``torch.profiler``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(2):
+        fn()
+    torch.cuda.synchronize(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        torch.cuda.synchronize(device)
+        wall = time.perf_counter() - start
+    return kernel_stats(prof.events(), steps, wall, step_s)
+
+
+def _error(ex: BaseException) -> str:
+    traceback.print_exc(file=sys.stderr)
+    return f"{type(ex).__name__}: {str(ex).splitlines()[0][:200] if str(ex) else ''}"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# (action size, state size) of each simulated env as ``env_info`` gave them (2026-12-05): used only when ``env_info``
+# cannot make the env on a machine (e.g. no working MuJoCo GL backend), with the registry's image shape and episode
+# layout; the row then says so
+FALLBACK_SPACES = {"meld/CheetahVel-v0": (6, 17), "meld/Reacher-v0": (7, 17), "meld/PegInsert-v0": (7, 28),
+                   "meld/ShelfPlace-v0": (7, 20), "meld/ButtonPress-v0": (7, 22), "meld/Nav2D-v0": (2, 4),
+                   "meld/WidowXCableSim-v0": (5, 13)}
+
+
+def preset_shapes(env_id: str, obs_mode: str) -> tuple[tuple[int, ...], int, int, int, str]:
+    """(observation shape, action size, episodes per trial, steps per episode, note) from ``env_info``, or, when it
+    fails for an env of ``FALLBACK_SPACES``, from that table and ``meld_envs.registry`` (the note then says why)."""
+    from meld_envs.interface import env_info
+    from meld_envs.registry import entry
+
+    try:
+        info = env_info(env_id, obs_mode)
+        return (tuple(int(x) for x in info.observation_space.shape), int(info.action_space.shape[0]),
+                int(info.episodes_per_trial), int(info.max_episode_steps), "")
+    except Exception as ex:
+        if env_id not in FALLBACK_SPACES:
+            raise
+        e = entry(env_id)
+        action_size, state_size = FALLBACK_SPACES[env_id]
+        obs_shape = tuple(e.obs_shape) if obs_mode == "pixels" else (state_size,)
+        return obs_shape, action_size, int(e.episodes_per_trial), int(e.max_episode_steps), \
+            f"shapes from the benchmark's table (env_info: {_error(ex)})"
+
+
+def measure_env_preset(env_id: str, obs_mode: str, device: torch.device, compile_mode: str, seconds: float,
+                       min_calls: int, profile_steps: int) -> dict:
+    """One row of ``--env-presets``: the env's preset config and shapes, a model step and a model + actor-critic step
+    (first call apart, then ``timed``), and on CUDA the model + actor-critic step's ``gpu_busy``. Errors are recorded
+    in the row (``error``), not raised."""
+    row: dict = {"env": env_id, "obs_mode": obs_mode, "compile": compile_mode, "device": device.type}
+    errors: list[str] = []
+    learner = batch = None
+    try:
+        obs_shape, action_size, episodes, steps, note = preset_shapes(env_id, obs_mode)
+        if note:
+            errors.append(note)
+        config = make_config(env_id, obs_mode=obs_mode, device=device.type, train__compile=compile_mode)
+        t = config.train
+        frames = episodes * steps + 1  # stage 2's trials (a sparse env's stage 1 stores single episodes)
+        trials = t.tasks_per_update * t.update_trials_per_task
+        m = min(max(1, t.model_batch_steps // frames), trials)  # MELD.model_batch_trials
+        row.update(trials=trials, frames=frames, model_trials=m)
+        if compile_mode != "none":
+            torch._dynamo.reset()  # each Learner compiles its own functions: no recompile limit reached across rows
+        learner = Learner(obs_shape, action_size, config, seed=0, device=device)
+        batch = env_preset_batch(trials, episodes, steps, obs_shape, action_size, device)
+    except Exception as ex:
+        row["error"] = "; ".join(errors + [_error(ex)])
+        return row
+    cases = {"model": lambda: learner.train_step(batch, model=True, actor_critic=False, model_trials=m),
+             "both": lambda: learner.train_step(batch, model_trials=m)}
+    for key, fn in cases.items():
+        try:
+            start = time.perf_counter()
+            fn()  # compiles when compiling
+            _sync(device)
+            row[f"{key}_first_s"] = time.perf_counter() - start
+            row[f"{key}_per_s"], row[f"{key}_calls"] = timed(fn, seconds, min_calls, device)
+        except Exception as ex:
+            errors.append(f"{key}: {_error(ex)}")
+    if device.type == "cuda" and "both_per_s" in row:
+        try:
+            row.update(gpu_busy(cases["both"], profile_steps, device, 1.0 / row["both_per_s"]))
+        except Exception as ex:
+            errors.append(f"profile: {_error(ex)}")
+    if errors:
+        row["error"] = "; ".join(errors)
+    learner = batch = None  # free the device memory before the next row (the closures see these names)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return row
+
+
+def env_preset_table(rows: list[dict], device: str) -> str:
+    """The ``--env-presets`` rows of one device as a markdown table (``-``: not measured / not on this device)."""
+    lines = [f"| Env ({device}) | Obs | Compile | Batch (trials x frames) | Model trials | Model steps/s | "
+             "Model+AC steps/s | GPU busy % (profiled / timed step) | Kernel ms/step | Kernels/step | "
+             "First call s (model / model+AC) | Note |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+    def num(r: dict, key: str, fmt: str) -> str:
+        return format(r[key], fmt) if key in r else "-"
+
+    for r in rows:
+        batch = f"{r['trials']} x {r['frames']}" if "trials" in r else "-"
+        busy = "-"
+        if "gpu_busy" in r:
+            busy = f"{100 * r['gpu_busy']:.0f}% / " + (f"{100 * r['gpu_busy_timed']:.0f}%" if "gpu_busy_timed" in r else "-")
+        first = f"{num(r, 'model_first_s', '.1f')} / {num(r, 'both_first_s', '.1f')}"
+        note = r.get("error", "").replace("|", "/")
+        lines.append(f"| {r['env']} | {r['obs_mode']} | {r['compile']} | {batch} | {r.get('model_trials', '-')} | "
+                     f"{num(r, 'model_per_s', '.2f')} | {num(r, 'both_per_s', '.2f')} | {busy} | "
+                     f"{num(r, 'kernel_ms', '.2f')} | {num(r, 'kernels_per_step', '.0f')} | {first} | {note} |")
+    return "\n".join(lines)
+
+
+def run_env_presets(args: argparse.Namespace) -> int:
+    """``--env-presets``: one row per (device, env, compile mode); prints each as it finishes and rewrites
+    ``--markdown-out`` after each, so a run cut short keeps what it measured."""
+    from meld_envs.registry import SIMULATED
+
+    envs = [e.strip() for e in args.envs.split(",") if e.strip()] if args.envs else [e.id for e in SIMULATED]
+    modes = [m.strip() for m in args.compile.split(",") if m.strip()]
+    devices = [d.strip() for d in (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).split(",")]
+    if "cuda" in devices and not torch.cuda.is_available():
+        print("--device cuda: torch.cuda.is_available() is False", file=sys.stderr)
+        return 2
+    seconds, min_calls, profile_steps = (1.0, 2, 3) if args.quick else (5.0, 3, 5)
+    began = time.perf_counter()
+    rows: dict[str, list[dict]] = {d: [] for d in devices}
+
+    def text(final: bool) -> str:
+        parts = []
+        for d, rs in rows.items():
+            name = torch.cuda.get_device_name(0) if d == "cuda" else "cpu"
+            parts += [f"{d} ({name}), {args.obs_mode} observations" + ("" if final else " (run in progress)"), "",
+                      env_preset_table(rs, d), ""]
+        return "\n".join(parts + [f"Machine: {machine()}."])
+
+    for d in devices:
+        device = torch.device(d)
+        for env_id in envs:
+            for mode in modes:
+                if args.budget_s and time.perf_counter() - began > args.budget_s:
+                    rows[d].append({"env": env_id, "obs_mode": args.obs_mode, "compile": mode, "device": d,
+                                    "error": f"not run: --budget-s {args.budget_s:g} spent"})
+                    continue
+                row = measure_env_preset(env_id, args.obs_mode, device, mode, seconds, min_calls, profile_steps)
+                rows[d].append(row)
+                print(env_preset_table([row], d).splitlines()[-1], f"({time.perf_counter() - began:.0f} s)", flush=True)
+                if args.markdown_out:
+                    _report(text(final=False), args.markdown_out, echo=False)
+    print()
+    return _report(text(final=True), args.markdown_out)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -244,14 +494,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = cores)")
     p.add_argument("--markdown-out", default=None, help="also write the table to this file")
     p.add_argument("--nav2d-state", action="store_true", help="only the Nav2D state preset's rows")
-    p.add_argument("--compile", default="none", help="train.compile modes of the Nav2D state rows, comma-separated "
-                                                     "(e.g. none,default; compiling takes minutes on a CPU)")
+    p.add_argument("--compile", default="none", help="train.compile modes of the Nav2D state rows and of --env-presets, "
+                                                     "comma-separated (none, default, reduce-overhead, max-autotune; "
+                                                     "compiling takes minutes on a CPU)")
     p.add_argument("--e2e-steps", type=int, default=3200, help="env steps of the end-to-end run (0: none)")
     p.add_argument("--frames", type=int, default=41, help="frames per trial of the Nav2D state rows (41: stage 2's "
                                                           "two-episode trials; 21: stage 1's single episodes)")
+    p.add_argument("--env-presets", action="store_true", help="only the per-environment preset rows (--envs, --device, "
+                                                                "--obs-mode, --compile)")
+    p.add_argument("--envs", default=None, help="env ids of --env-presets, comma-separated (default: every simulated env)")
+    p.add_argument("--device", default=None, help="device(s) of --env-presets: cpu, cuda or cpu,cuda (default: cuda if "
+                                                  "available, else cpu)")
+    p.add_argument("--obs-mode", default="pixels", choices=("pixels", "state"), help="observations of --env-presets")
+    p.add_argument("--budget-s", type=float, default=None, help="--env-presets: start no new row after this many seconds")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.env_presets:
+        return run_env_presets(args)
     seconds, min_calls = (2.0, 2) if args.quick else (20.0, 5)
     nav_rows = [r for mode in args.compile.split(",")
                 for r in measure_nav2d_state(mode.strip(), 2.0 if args.quick else 10.0, min_calls, 0 if args.quick else args.e2e_steps,
@@ -274,9 +534,10 @@ def main(argv: list[str] | None = None) -> int:
     return _report("\n".join(out), args.markdown_out)
 
 
-def _report(text: str, markdown_out: str | None) -> int:
-    """Print ``text`` and, with ``--markdown-out``, write it there too."""
-    print(text)
+def _report(text: str, markdown_out: str | None, echo: bool = True) -> int:
+    """Print ``text`` (unless ``echo`` is False) and, with ``--markdown-out``, write it there too."""
+    if echo:
+        print(text)
     if markdown_out:
         os.makedirs(os.path.dirname(markdown_out) or ".", exist_ok=True)
         with open(markdown_out, "w") as f:
