@@ -91,13 +91,27 @@ def matmul_gflops(device: torch.device, seconds: float, dtype: torch.dtype = tor
     return 2 * 2048**3 * n / (time.perf_counter() - start) / 1e9
 
 
-def random_batch(b: int, length: int, shape: tuple[int, int, int], action_size: int, device: torch.device, seed: int = 0) -> TrialBatch:
+def random_batch(b: int, episodes: int, episode_steps: int, obs_shape: tuple[int, ...], action_size: int,
+                 device: torch.device, seed: int = 0, flags: bool = True) -> TrialBatch:
+    """Random data of ``b`` stored trials of ``episodes`` episodes of ``episode_steps`` steps (``episodes *
+    episode_steps + 1`` frames): uint8 images for a 3-D ``obs_shape``, float32 states otherwise; with ``flags``,
+    ``episode_start`` as ``TrialReplay`` flags it (1 on the first frame of every later episode: frames T, 2T, ...
+    counted from 0)."""
+    length = episodes * episode_steps + 1
     g = torch.Generator().manual_seed(seed)
-    obs = torch.randint(0, 256, (b, length, *shape), dtype=torch.uint8, generator=g)
+    if len(obs_shape) == 3:
+        obs = torch.randint(0, 256, (b, length, *obs_shape), dtype=torch.uint8, generator=g)
+    else:
+        obs = torch.randn(b, length, *obs_shape, generator=g)
     actions = torch.rand(b, length - 1, action_size, generator=g) * 2 - 1
     rewards = torch.randn(b, length, generator=g)
+    episode_start = None
+    if flags:
+        episode_start = torch.zeros(b, length)
+        episode_start[:, episode_steps:length - 1:episode_steps] = 1.0
+        episode_start = episode_start.to(device)
     return TrialBatch(obs.to(device), actions.to(device), rewards.to(device), (rewards > 1).float().to(device),
-                      torch.zeros(b, dtype=torch.long, device=device))
+                      torch.arange(b, device=device), episode_start)
 
 
 def timed(fn, seconds: float, min_calls: int, device: torch.device) -> tuple[float, int]:
@@ -124,8 +138,8 @@ def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[i
     config = make_config("meld/Nav2D-v0", device=device.type, sac__batch_size=256, extensions__episode_start_input=False,
                          model__conv_dtype=conv_dtype)
     learner = Learner(image, 6, config, seed=0, device=device)
-    model_batch = random_batch(32, 9, image, 6, device)
-    ac_batch = random_batch(256, 9, image, 6, device, seed=1)
+    model_batch = random_batch(32, 1, 8, image, 6, device, flags=False)  # 9-frame windows
+    ac_batch = random_batch(256, 1, 8, image, 6, device, seed=1, flags=False)
     cases = {
         "model update (32 x 9 frames)": lambda: learner.train_step(model_batch, model=True, actor_critic=False),
         "model + actor-critic update (32 x 9 frames, 256 transitions)": lambda: learner.train_step(model_batch),
@@ -143,16 +157,6 @@ def measure(device: torch.device, seconds: float, min_calls: int, image: tuple[i
     return rows
 
 
-def nav2d_state_batch(b: int = 8, length: int = 41, seed: int = 0) -> TrialBatch:
-    """Random data of the Nav2D state preset's shapes: 4-D states, 2-D actions, two 20-step episodes a trial."""
-    g = torch.Generator().manual_seed(seed)
-    episode_start = torch.zeros(b, length)
-    episode_start[:, (length - 1) // 2 + 1] = 1.0
-    rewards = torch.randn(b, length, generator=g)
-    return TrialBatch(torch.randn(b, length, 4, generator=g), torch.rand(b, length - 1, 2, generator=g) * 2 - 1, rewards,
-                      (rewards > 1).float(), torch.zeros(b, dtype=torch.long), episode_start)
-
-
 def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_steps: int, frames: int = 41) -> list[dict]:
     """The Nav2D state preset's update rows and ``MELD.meta_train`` end to end, under ``train.compile=compile_mode``
     (the first calls, which compile, are warm-up and not timed; the end-to-end run includes its compile time)."""
@@ -161,7 +165,8 @@ def measure_nav2d_state(compile_mode: str, seconds: float, min_calls: int, e2e_s
     device = torch.device("cpu")
     config = make_config("meld/Nav2D-v0", obs_mode="state", device="cpu", train__compile=compile_mode)
     learner = Learner((4,), 2, config, seed=0, device=device)
-    batches = [nav2d_state_batch(length=frames, seed=i) for i in range(12)]
+    # 4-D states, 2-D actions, trials of two episodes of (frames - 1) // 2 steps
+    batches = [random_batch(8, 2, (frames - 1) // 2, (4,), 2, device, seed=i) for i in range(12)]
     cases = {
         f"model step (8 x {frames} frames)": (lambda: learner.train_step(batches[0], model=True, actor_critic=False), 1),
         "actor-critic step, own posterior pass": (lambda: learner.train_step(batches[0], model=False, actor_critic=True), 1),
@@ -209,25 +214,6 @@ def nav2d_table(rows: list[dict]) -> str:
 
 
 # -- per-environment preset shapes ---------------------------------------------------------------------------------
-def env_preset_batch(b: int, episodes: int, episode_steps: int, obs_shape: tuple[int, ...], action_size: int,
-                     device: torch.device, seed: int = 0) -> TrialBatch:
-    """Random data of ``b`` stored trials of ``episodes`` episodes of ``episode_steps`` steps (``episodes *
-    episode_steps + 1`` frames): uint8 images for a 3-D ``obs_shape``, float32 states otherwise; ``episode_start`` as
-    ``TrialReplay`` flags it (1 on the first frame of every later episode: frames T, 2T, ... counted from 0)."""
-    length = episodes * episode_steps + 1
-    g = torch.Generator().manual_seed(seed)
-    if len(obs_shape) == 3:
-        obs = torch.randint(0, 256, (b, length, *obs_shape), dtype=torch.uint8, generator=g)
-    else:
-        obs = torch.randn(b, length, *obs_shape, generator=g)
-    actions = torch.rand(b, length - 1, action_size, generator=g) * 2 - 1
-    rewards = torch.randn(b, length, generator=g)
-    episode_start = torch.zeros(b, length)
-    episode_start[:, episode_steps:length - 1:episode_steps] = 1.0
-    return TrialBatch(obs.to(device), actions.to(device), rewards.to(device), (rewards > 1).float().to(device),
-                      torch.arange(b, device=device), episode_start.to(device))
-
-
 def _is_device_event(event) -> bool:
     """Whether a profiler event ran on a CUDA device (``device_type`` is ``DeviceType.CUDA``)."""
     kind = getattr(event, "device_type", None)
@@ -298,46 +284,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-# (action size, state size) of each simulated env as ``env_info`` gave them (2026-12-05): used only when ``env_info``
-# cannot make the env on a machine (e.g. no working MuJoCo GL backend), with the registry's image shape and episode
-# layout; the row then says so
-FALLBACK_SPACES = {"meld/CheetahVel-v0": (6, 17), "meld/Reacher-v0": (7, 17), "meld/PegInsert-v0": (7, 28),
-                   "meld/ShelfPlace-v0": (7, 20), "meld/ButtonPress-v0": (7, 22), "meld/Nav2D-v0": (2, 4),
-                   "meld/WidowXCableSim-v0": (5, 13)}
-
-
-def preset_shapes(env_id: str, obs_mode: str) -> tuple[tuple[int, ...], int, int, int, str]:
-    """(observation shape, action size, episodes per trial, steps per episode, note) from ``env_info``, or, when it
-    fails for an env of ``FALLBACK_SPACES``, from that table and ``meld_envs.registry`` (the note then says why)."""
-    from meld_envs.interface import env_info
-    from meld_envs.registry import entry
-
-    try:
-        info = env_info(env_id, obs_mode)
-        return (tuple(int(x) for x in info.observation_space.shape), int(info.action_space.shape[0]),
-                int(info.episodes_per_trial), int(info.max_episode_steps), "")
-    except Exception as ex:
-        if env_id not in FALLBACK_SPACES:
-            raise
-        e = entry(env_id)
-        action_size, state_size = FALLBACK_SPACES[env_id]
-        obs_shape = tuple(e.obs_shape) if obs_mode == "pixels" else (state_size,)
-        return obs_shape, action_size, int(e.episodes_per_trial), int(e.max_episode_steps), \
-            f"shapes from the benchmark's table (env_info: {_error(ex)})"
-
-
 def measure_env_preset(env_id: str, obs_mode: str, device: torch.device, compile_mode: str, seconds: float,
                        min_calls: int, profile_steps: int) -> dict:
     """One row of ``--env-presets``: the env's preset config and shapes, a model step and a model + actor-critic step
     (first call apart, then ``timed``), and on CUDA the model + actor-critic step's ``gpu_busy``. Errors are recorded
     in the row (``error``), not raised."""
+    from meld_envs.interface import env_info
+
     row: dict = {"env": env_id, "obs_mode": obs_mode, "compile": compile_mode, "device": device.type}
     errors: list[str] = []
     learner = batch = None
     try:
-        obs_shape, action_size, episodes, steps, note = preset_shapes(env_id, obs_mode)
-        if note:
-            errors.append(note)
+        info = env_info(env_id, obs_mode)
+        obs_shape, action_size = tuple(info.observation_space.shape), int(info.action_space.shape[0])
+        episodes, steps = int(info.episodes_per_trial), int(info.max_episode_steps)
         config = make_config(env_id, obs_mode=obs_mode, device=device.type, train__compile=compile_mode)
         t = config.train
         frames = episodes * steps + 1  # stage 2's trials (a sparse env's stage 1 stores single episodes)
@@ -347,7 +307,7 @@ def measure_env_preset(env_id: str, obs_mode: str, device: torch.device, compile
         if compile_mode != "none":
             torch._dynamo.reset()  # each Learner compiles its own functions: no recompile limit reached across rows
         learner = Learner(obs_shape, action_size, config, seed=0, device=device)
-        batch = env_preset_batch(trials, episodes, steps, obs_shape, action_size, device)
+        batch = random_batch(trials, episodes, steps, obs_shape, action_size, device)
     except Exception as ex:
         row["error"] = "; ".join(errors + [_error(ex)])
         return row

@@ -384,8 +384,8 @@ def _failed_runs(summary: dict[str, Any]) -> list[str]:
 
 def _provenance(runs: list[Run]) -> list[tuple[str, str]]:
     envs = sorted({r.env_id for r in runs})
-    tracks = sorted({(r.preset, results.protocol_params(r.header)["track_version"], results.protocol_params(r.header)["obs_mode"])
-                     for r in runs})
+    params = [(r.preset, results.protocol_params(r.header)) for r in runs]
+    tracks = sorted({(name, p["track_version"], p["obs_mode"]) for name, p in params})
     items = [("protocol", protocol.PROTOCOL_VERSION),
              ("preset", ", ".join(f"{name} (version {version}, observations: {obs})" for name, version, obs in tracks)),
              ("package versions", ", ".join(sorted({r.header["package_version"] for r in runs})))]
@@ -595,18 +595,18 @@ def report(results_dir: str | list[str], out: str, *, preset: str | None = None,
         if not os.path.isdir(folder):
             raise ValueError(f"results folder {folder} does not exist" if not os.path.exists(folder)
                              else f"{folder} is not a folder; give the results folder (e.g. results/)")
-    results_dir = ", ".join(folders)
+    where = ", ".join(folders)
     runs, refused = load_runs(folders)
     presets = sorted({r.preset for r in runs})
     if preset is None and len(presets) > 1:
-        raise ValueError(f"{results_dir} holds runs of several presets ({', '.join(presets)}); choose one with --preset")
+        raise ValueError(f"{where} holds runs of several presets ({', '.join(presets)}); choose one with --preset")
     if preset is not None:
         if preset not in presets:
-            raise ValueError(f"no accepted runs of preset {preset!r} in {results_dir}; found: {', '.join(presets) or 'none'}")
+            raise ValueError(f"no accepted runs of preset {preset!r} in {where}; found: {', '.join(presets) or 'none'}")
         runs = [r for r in runs if r.preset == preset]
     if not runs:
         reasons = "".join(f"\n  {p}: {'; '.join(r)}" for p, r in refused)
-        raise ValueError(f"no accepted results under {results_dir}" + (f"; refused:{reasons}" if refused else ""))
+        raise ValueError(f"no accepted results under {where}" + (f"; refused:{reasons}" if refused else ""))
     os.makedirs(out, exist_ok=True)
     summary = summarize(runs, reps=reps, seed=seed)
     made = make_plots(summary, out)

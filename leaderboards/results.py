@@ -38,7 +38,6 @@ PROTOCOL_PARAM_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 # protocol settings a file may lack: it was written before presets had them, with these values
 PROTOCOL_PARAM_DEFAULTS: dict[str, Any] = {"obs_mode": "pixels", "track_version": 1}
-PROTOCOL_PARAM_OPTIONAL_FIELDS: dict[str, type | tuple[type, ...]] = {"obs_mode": str, "track_version": int}
 EVAL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "record": str, "index": int, "budget_steps": int, "env_steps": int, "eval_env_steps": int,
     "wall_clock_s": (int, float), "success_rate": (int, float), "success_per_episode": list,
@@ -198,7 +197,8 @@ def check_records(
     problems += _check_fields("header.agent", header["agent"], AGENT_FIELDS)
     problems += _check_agent_declarations(header["agent"])
     params = protocol_params(header)
-    problems += _check_fields("header.protocol_params", params, {**PROTOCOL_PARAM_FIELDS, **PROTOCOL_PARAM_OPTIONAL_FIELDS})
+    problems += _check_fields("header.protocol_params", params,
+                              {**PROTOCOL_PARAM_FIELDS, **{k: type(v) for k, v in PROTOCOL_PARAM_DEFAULTS.items()}})
     if split_hash is not None:
         try:
             current = split_hash(header["env_id"])

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -73,7 +74,6 @@ def package_version() -> str:
 def source_commit() -> str | None:
     """The git commit of the checkout this code runs from (with ``+changes`` when its tracked files differ from it),
     or None outside a git checkout: which code made a result, beyond the package version."""
-    import subprocess
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         commit = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
