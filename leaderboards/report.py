@@ -562,9 +562,7 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
     return conv({k: v for k, v in summary.items() if not k.startswith("_")})
 
 
-def compact_tables(summary: dict[str, Any]) -> str:
-    """Two markdown tables from ``summary.json``'s content: final success per environment and agent (IQM with its
-    95% interval where two or more seeds stand behind it, and the seeds), and the mean wall-clock time of one run."""
+def _cells_tables(summary: dict[str, Any]) -> tuple[str, str]:
     per_env, agents = summary["per_env"], summary["agents"]
     head = "| environment | " + " | ".join(agents) + " |\n|---|" + "---:|" * len(agents)
     score_rows, cost_rows = [], []
@@ -582,8 +580,32 @@ def compact_tables(summary: dict[str, Any]) -> str:
             costs.append(f"{c['wall_clock_s'] / 60:.0f} min" if c["wall_clock_s"] >= 60 else f"{c['wall_clock_s']:.0f} s")
         score_rows.append(f"| `{env}` | " + " | ".join(scores) + " |")
         cost_rows.append(f"| `{env}` | " + " | ".join(costs) + " |")
-    return ("Final success rate, IQM over seeds x test tasks [95% CI] (seeds):\n\n" + head + "\n" + "\n".join(score_rows)
-            + "\n\nWall-clock time of one run (mean over its seeds):\n\n" + head + "\n" + "\n".join(cost_rows) + "\n")
+    return head + "\n" + "\n".join(score_rows), head + "\n" + "\n".join(cost_rows)
+
+
+def compact_tables(summary: dict[str, Any]) -> str:
+    """Two markdown tables from ``summary.json``'s content: final success per environment and agent (IQM with its
+    95% interval where two or more seeds stand behind it, and the seeds), and the mean wall-clock time of one run.
+    Agents in the report's ranking order."""
+    scores, costs = _cells_tables(summary)
+    return ("Final success rate, IQM over seeds x test tasks [95% CI] (seeds):\n\n" + scores
+            + "\n\nWall-clock time of one run (mean over its seeds):\n\n" + costs + "\n")
+
+
+SCORES_BEGIN, SCORES_END = "<!-- reference-scores -->", "<!-- /reference-scores -->"
+
+
+def write_scores_into(path: str, summary: dict[str, Any]) -> None:
+    """Replace the text between the ``<!-- reference-scores -->`` and ``<!-- /reference-scores -->`` lines of the
+    markdown file ``path`` with the score table of ``compact_tables`` (written atomically)."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    begin, end = text.find(SCORES_BEGIN + "\n"), text.find("\n" + SCORES_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{path} has no '{SCORES_BEGIN}' line followed by a '{SCORES_END}' line to write the "
+                         "scores between")
+    scores, _ = _cells_tables(summary)
+    results.atomic_write_text(path, text[: begin + len(SCORES_BEGIN) + 1] + scores + text[end:])
 
 
 def report(results_dir: str | list[str], out: str, *, preset: str | None = None, reps: int = 2000, seed: int = 0,
@@ -633,11 +655,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-refused", action="store_true", help="exit 0 even when some files were refused")
     p.add_argument("--compact", action="store_true", help="also print the final scores and the cost per run as two "
                                                           "short markdown tables (environments x agents)")
+    p.add_argument("--scores-into", metavar="FILE", default=None,
+                   help="write the final-score table between the lines <!-- reference-scores --> and "
+                        "<!-- /reference-scores --> of the markdown FILE (the README's reference scores)")
     args = p.parse_args(argv)
     try:
         summary, refused = report(args.results, args.out, preset=args.preset, reps=args.reps, seed=args.seed)
         if args.compact:
             print(compact_tables(_summary_json(summary)))
+        if args.scores_into:
+            write_scores_into(args.scores_into, _summary_json(summary))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -120,3 +120,21 @@ def test_a_labs_results_are_reported_next_to_the_reference_results(tmp_path):
                         "--reps", "100"]) == 1  # a refused file: exit 1 ...
     assert report.main([str(lab), str(reference), "--preset", "state", "--out", str(tmp_path / "out3"),
                         "--reps", "100", "--allow-refused"]) == 0
+
+
+def test_the_score_table_is_written_between_the_readmes_markers(tmp_path):
+    folder = tmp_path / "reference"
+    for seed in range(2):
+        fake_run(str(folder), "meld", "meld/Nav2D-v0", seed, 0.6, preset="state")
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\n<!-- reference-scores -->\nold table\n<!-- /reference-scores -->\n\nafter\n")
+    assert report.main([str(folder), "--preset", "state", "--out", str(tmp_path / "out"), "--reps", "100",
+                        "--scores-into", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# title\n\n<!-- reference-scores -->\n| environment | meld |")
+    assert text.endswith("(2) |\n<!-- /reference-scores -->\n\nafter\n")
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert report.main([str(folder), "--preset", "state", "--out", str(tmp_path / "out"), "--reps", "100",
+                        "--scores-into", str(plain)]) == 2
+    assert plain.read_text() == "no markers\n"
