@@ -24,10 +24,10 @@ MELD_LIKE = {"train__initial_random_trials": 60, "train__model_pretrain_ratio": 
 
 
 def _make(name, spec):
-    if name == "pearl":
-        from baselines.pearl import PEARL
+    if name == "pearl":  # the CPU-sized variant: oyster's cheetah-vel config spends 60,000 steps on prior-policy data
+        from baselines.pearl import PEARL, SMALL
 
-        return PEARL(spec, seed=0)
+        return PEARL(spec, seed=0, **{k.replace(".", "__"): v for k, v in SMALL.items()})
     if name == "rl2":
         from baselines.rl2 import RL2
 

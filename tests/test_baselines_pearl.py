@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.pearl import PEARL, make_config, product_of_gaussians
+from baselines.pearl import PEARL, SMALL, make_config, product_of_gaussians
 from baselines.pearl.networks import kl_to_standard_normal
 from leaderboards import agents
 from leaderboards import run as lb_run
 from meld_envs import interface
 from meld_envs.interface import TrainContext, env_info
 
-TINY = {"train.initial_trials_per_task": 0, "train.collect_tasks": 2, "train.meta_batch": 2, "train.batch_size": 16,
+TINY = {"train.initial_steps_per_task": 0, "train.prior_steps": 40, "train.posterior_steps": 0,
+        "train.extra_posterior_steps": 40, "train.collect_tasks": 2, "train.meta_batch": 2, "train.batch_size": 16,
         "train.train_ratio": 0.05, "context.context_size": 8, "context.hidden_sizes": [16, 16], "sac.hidden_sizes": [32, 32],
         "encoder.feature_size": 32, "encoder.state_hidden_size": 32, "train.num_train_tasks": 4,
         "train.capacity_frames_per_task": 400}
@@ -54,14 +55,25 @@ def test_paper_defaults_and_presets():
     assert config.context.latent_size == 5 and config.context.kl_weight == 0.1 and config.context.posterior_update_every is None
     assert config.encoder.conv_filters == (32, 64, 128, 256, 256) and config.train.meta_batch == 16
     assert config.train.exploration_episodes == 1 and config.train.deterministic_test  # oyster num_exp_traj_eval, eval_deterministic
-    assert make_config("meld/CheetahVel-v0").train.exploration_episodes == 2  # oyster configs/cheetah-vel.json
-    assert make_config("meld/Nav2D-v0").train.exploration_episodes == 5  # oyster configs/sparse-point-robot.json
+    assert (config.train.initial_steps_per_task, config.train.prior_steps, config.train.posterior_steps,
+            config.train.extra_posterior_steps, config.context.context_size) == (2000, 400, 0, 400, 64)  # default.py
+    cheetah = make_config("meld/CheetahVel-v0")  # oyster configs/cheetah-vel.json
+    assert cheetah.train.exploration_episodes == 2 and cheetah.train.extra_posterior_steps == 600
+    assert cheetah.context.context_size == 100 and cheetah.train.train_ratio == 0.4
+    nav = make_config("meld/Nav2D-v0")  # oyster configs/sparse-point-robot.json
+    assert nav.train.exploration_episodes == 5 and (nav.train.prior_steps, nav.train.posterior_steps) == (100, 900)
+    assert nav.context.context_size == 1024 and nav.context.kl_weight == 1.0 and nav.sac.gamma == 0.9
+    assert nav.sac.initial_alpha == 0.01 and nav.sac.alpha_learning_rate == 0.0  # reward_scale 100, fixed
+    small = make_config("meld/Nav2D-v0", **SMALL)  # the CPU-sized variant overrides every amount
+    assert (small.train.meta_batch, small.train.batch_size, small.context.context_size) == (4, 64, 32)
     with pytest.raises(ValueError, match="context_reward='dense'"):
         make_config("meld/Nav2D-v0", context_reward="dense")
     with pytest.raises(ValueError, match=r"train.exploration_episodes=-1: must be an integer >= 0"):
         make_config("meld/Reacher-v0", exploration_episodes=-1)
-    with pytest.raises(ValueError, match=r"train.prior_trials=0: must be a positive integer"):
-        make_config("meld/Reacher-v0", prior_trials=0)
+    with pytest.raises(ValueError, match=r"train.prior_steps=0: must be a positive integer"):
+        make_config("meld/Reacher-v0", prior_steps=0)
+    with pytest.raises(ValueError, match=r"train.posterior_steps=-40: must be an integer >= 0"):
+        make_config("meld/Reacher-v0", posterior_steps=-40)
 
 
 def _agent(**extra):
@@ -154,7 +166,7 @@ def test_reacher_meta_test_acts_on_the_posterior_after_exploration_without_touch
 
 
 def test_training_contexts_come_from_the_encoder_buffer_of_recent_prior_trials():
-    agent, spec = _agent(**{"train.prior_trials": 1, "train.posterior_trials": 1})
+    agent, spec = _agent()
     ctx = TrainContext(spec, "state")
     steps = 4 * agent.trial_steps
     ctx.allow(steps)
@@ -170,6 +182,21 @@ def test_training_contexts_come_from_the_encoder_buffer_of_recent_prior_trials()
     obs, _, _ = agent._enc_context(np.array([task]))
     stored = torch.as_tensor(replay.arrays["obs"][task, slot])
     assert all(any(torch.equal(o, s) for s in stored) for o in obs[0])
+    agent.close()
+
+
+def test_posterior_trials_join_the_encoder_buffer_and_extra_posterior_trials_do_not():
+    agent, spec = _agent(**{"train.prior_steps": 50, "train.posterior_steps": 40})  # 50 steps: 2 trials of 40
+    assert (agent._trials(50), agent._trials(40), agent._trials(0)) == (2, 1, 0)
+    ctx = TrainContext(spec, "state")
+    steps = 2 * 4 * agent.trial_steps
+    ctx.allow(steps)
+    agent.meta_train(ctx, steps)  # one iteration: 2 tasks x (2 prior + 1 posterior + 1 extra-posterior trial)
+    replay = agent.replay
+    held = [k for k in range(replay.num_tasks) if replay.size(k)]
+    assert len(held) == 2 and all(replay.size(k) == 4 for k in held)
+    for k in held:  # the first three of the task's trials this iteration, not the last
+        assert agent._enc_slots[k] == [int((replay.counts[k] - n) % replay.capacity) for n in (4, 3, 2)]
     agent.close()
 
 

@@ -12,8 +12,8 @@ phase), taking the policy's mean action. ``baselines/pearl/agent.py`` lists the 
     python -m baselines.pearl.train --env meld/Nav2D-v0 --steps 100000 --out runs/pearl_nav
 """
 from baselines.pearl.agent import PEARL
-from baselines.pearl.config import PRESETS, ContextConfig, EncoderConfig, PEARLConfig, PEARLTrainConfig, make_config
+from baselines.pearl.config import PRESETS, SMALL, ContextConfig, EncoderConfig, PEARLConfig, PEARLTrainConfig, make_config
 from baselines.pearl.networks import ContextEncoder, kl_to_standard_normal, product_of_gaussians
 
-__all__ = ["PEARL", "PEARLConfig", "ContextConfig", "EncoderConfig", "PEARLTrainConfig", "PRESETS", "make_config",
+__all__ = ["PEARL", "PEARLConfig", "ContextConfig", "EncoderConfig", "PEARLTrainConfig", "PRESETS", "SMALL", "make_config",
            "ContextEncoder", "product_of_gaussians", "kl_to_standard_normal"]

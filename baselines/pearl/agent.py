@@ -15,28 +15,29 @@ does not change the training stream.
 
 Meta-training (oyster ``MetaRLAlgorithm.train`` / ``collect_data``, ``PEARLSoftActorCritic``): the
 initial trials act with z from the prior; each iteration, for each of ``collect_tasks`` sampled
-tasks, the task's encoder buffer is cleared, ``prior_trials`` trials with z from the prior are
-collected into both the replay and the encoder buffer, then ``posterior_trials`` trials with z from
-the posterior of a context drawn from the encoder buffer go into the replay only (oyster
+tasks, the task's encoder buffer is cleared, ``prior_steps`` of trials with z from the prior are
+collected into both the replay and the encoder buffer, then ``posterior_steps`` with z from the posterior
+of a context drawn from the encoder buffer into both (oyster ``num_steps_posterior``), then
+``extra_posterior_steps`` with z from that posterior into the replay only (oyster
 ``num_extra_rl_steps_posterior``). Training contexts are drawn from each task's encoder buffer
-(oyster ``enc_replay_buffer``: recent, prior-policy data of the task); RL batches from the whole replay.
+(oyster ``enc_replay_buffer``: the task's data of its latest iteration that the encoder learns from); RL
+batches from the whole replay.
 
 Deviations from oyster, with the reason:
 
-- Trials, not paths: collection counts whole trials (``episodes_per_trial`` episodes of the task, 2 on
-  sparse environments) in the protocol's ``Trial`` envs, and amounts are in trials per task, not
-  transitions (oyster: 400 prior + 400 extra-posterior steps per task); the encoder buffer is a list
-  of the replay's trial slots, not a second copy of the data (pixels twice would not fit in memory).
-- Extra-posterior trials draw z from a fresh encoder-buffer context at every episode start; oyster's
-  first extra-posterior path of an iteration still acts on the prior (``collect_data`` starts with
-  ``clear_z``). The first is kept out of the encoder buffer either way.
+- Trials, not paths: collection runs whole trials (``episodes_per_trial`` episodes of the task, 2 on
+  sparse environments) in the protocol's ``Trial`` envs, as many as cover each amount of env steps
+  (rounded up: Nav2D's 100 prior steps are 3 trials of 40); the encoder buffer is a list of the
+  replay's trial slots, not a second copy of the data (pixels twice would not fit in memory).
+- Posterior trials draw z from a fresh encoder-buffer context at every episode start; oyster's first
+  posterior path of a ``collect_data`` call still acts on the prior (it starts with ``clear_z``).
 - A task whose encoder buffer is empty (its prior trial was cut short by a physics error, or
   overwritten in a replay too small to hold one iteration) has its extra-posterior trial collected with
   the prior instead, and its training contexts drawn from its whole replay.
 - ``context.posterior_update_every`` (off by default; not in oyster) also re-infers z every N steps
   inside an episode after the exploration phase.
 - SAC is MELD's twin-Q SAC on MELD's conv encoder (``update.py``), so the benchmark's agents differ
-  only in how they infer the task; replay and batch sizes are sized for a 2-core CPU (``config.py``).
+  only in how they infer the task; each task's replay holds MELD's 10,000 frames (oyster's 1e6).
 """
 from __future__ import annotations
 
@@ -190,21 +191,24 @@ class PEARL:
         t = self.config.train
         used, metrics = 0, {}
         while budget - used >= self.trial_steps:
-            if self.counters["initial_trials"] < t.initial_trials_per_task * len(tasks):  # rlkit num_initial_steps, prior z
+            if self.counters["initial_trials"] < self._trials(t.initial_steps_per_task) * len(tasks):  # rlkit num_initial_steps, prior z
                 task = int(self.counters["initial_trials"]) % len(tasks)
-                used += self._collect(ctx, tasks, task, posterior=False)[0]  # into the encoder buffer too (rlkit)
+                used += self._collect(ctx, tasks, task, posterior=False, to_encoder=True)[0]  # rlkit: both buffers
                 self.counters["initial_trials"] += 1
                 continue
             started = time.perf_counter()
             chosen = self.rng.choice(len(tasks), size=min(t.collect_tasks, len(tasks)), replace=False)
-            plan = [(int(task), kind) for task in chosen for kind in [False] * t.prior_trials + [True] * t.posterior_trials]
+            kinds = ([("prior", True)] * self._trials(t.prior_steps) + [("posterior", True)] * self._trials(t.posterior_steps)
+                     + [("posterior", False)] * self._trials(t.extra_posterior_steps))
+            plan = [(int(task), mode, to_encoder) for task in chosen for mode, to_encoder in kinds]
             plan = plan[: (budget - used) // self.trial_steps]
             returns, successes, collected, cleared = [], [], 0, set()
-            for task, posterior in plan:  # Algorithm 1, lines 3-7; rlkit MetaRLAlgorithm.train
-                if not posterior and task not in cleared:  # rlkit: enc_replay_buffer.task_buffers[idx].clear()
+            for task, mode, to_encoder in plan:  # Algorithm 1, lines 3-7; rlkit MetaRLAlgorithm.train
+                if mode == "prior" and task not in cleared:  # rlkit: enc_replay_buffer.task_buffers[idx].clear()
                     self._enc_slots[task] = []
                     cleared.add(task)
-                n, ret, success = self._collect(ctx, tasks, task, posterior=posterior and bool(self._enc_slots[task]))
+                posterior = mode == "posterior" and bool(self._enc_slots[task])
+                n, ret, success = self._collect(ctx, tasks, task, posterior=posterior, to_encoder=to_encoder)
                 collected += n
                 returns.append(ret)
                 successes.append(success)
@@ -263,10 +267,15 @@ class PEARL:
         obs, actions, rewards = self._enc_context(np.array([task]))
         return self.learner.posterior(self.learner.features(obs), actions, rewards)
 
-    def _collect(self, ctx: TrainContext, tasks: list, task: int, posterior: bool) -> tuple[int, float, float]:
-        """One trial on ``tasks[task]``; stored when it ran its full length. ``posterior=False``: z from the prior,
-        resampled every episode, and the trial joins the task's encoder buffer; ``True``: z from the posterior of
-        an encoder-buffer context at every episode, the trial goes to the replay only."""
+    def _trials(self, steps: int) -> int:
+        """Whole trials that collect ``steps`` env steps (rounded up)."""
+        return -(-int(steps) // self.trial_steps)
+
+    def _collect(self, ctx: TrainContext, tasks: list, task: int, posterior: bool,
+                 to_encoder: bool) -> tuple[int, float, float]:
+        """One trial on ``tasks[task]``; stored when it ran its full length, and then also in the task's encoder
+        buffer if ``to_encoder``. ``posterior=False``: z from the prior, resampled every episode; ``True``: z from
+        the posterior of an encoder-buffer context at every episode."""
         assert self.replay is not None
         if posterior and not self._enc_slots[task]:
             raise ValueError(f"train task {task}: its encoder buffer is empty; collect a prior trial first")
@@ -301,7 +310,7 @@ class PEARL:
             enc = self._enc_slots[task]
             if slot in enc:  # overwritten: the encoder buffer no longer holds that trial
                 enc.remove(slot)
-            if not posterior:
+            if to_encoder:
                 enc.append(slot)
         return steps, float(np.sum(shaped)), float(success)
 

@@ -1,5 +1,5 @@
 """Configuration of PEARL (Rakelly et al., ICML 2019) on meld-bench: frozen dataclasses, paper
-defaults with their source, per-environment presets sized for a 2-core CPU.
+defaults with their source, per-environment presets from the authors' env configs.
 
 Sources: "paper" is Rakelly et al. 2019 (sections 4-5, appendix); "rlkit" the authors' code
 (github.com/katerakelly/oyster, ``configs/default.py``); "MELD" the shared pieces (MELD paper
@@ -44,13 +44,15 @@ class PEARLTrainConfig:
     """Meta-training schedule (paper Algorithm 1; rlkit default.py)."""
 
     num_train_tasks: int | None = None  # None: the environment's whole train split
-    initial_trials_per_task: int = 50  # prior-policy data before training; rlkit num_initial_steps=2000 = 50 trials of 40 steps
+    # Data collection in env steps, as oyster counts it; the agent collects whole trials, ceil(steps / trial length)
+    initial_steps_per_task: int = 2000  # prior-policy data per train task before training; rlkit num_initial_steps
     collect_tasks: int = 5  # tasks collected from per iteration; rlkit num_tasks_sample
-    prior_trials: int = 1  # per collected task and iteration, z ~ prior, into the replay and the encoder buffer; rlkit num_steps_prior=400
-    posterior_trials: int = 1  # then z ~ q(z | encoder-buffer context), into the replay only; rlkit num_extra_rl_steps_posterior=400
+    prior_steps: int = 400  # per collected task and iteration, z ~ prior, into the replay and the encoder buffer; rlkit num_steps_prior
+    posterior_steps: int = 0  # then z ~ q(z | encoder-buffer context), into the replay and the encoder buffer; rlkit num_steps_posterior
+    extra_posterior_steps: int = 400  # then z ~ q(z | encoder-buffer context), into the replay only; rlkit num_extra_rl_steps_posterior
     meta_batch: int = 16  # tasks per gradient step; rlkit meta_batch
     batch_size: int = 256  # RL transitions per task per step; rlkit batch_size
-    train_ratio: float = 0.5  # gradient steps per env step; rlkit 2000 steps per 4000 collected
+    train_ratio: float = 0.5  # gradient steps per env step; rlkit num_train_steps_per_itr 2000 per 5 tasks x 800 steps
     capacity_frames_per_task: int = 10_000  # per-task replay (MELD's size for these envs; rlkit's 1e6 holds no pixels in RAM)
     deterministic_test: bool = True  # mean action at meta-test (rlkit eval_deterministic=True)
     exploration_episodes: int = 1  # unscored episodes before each meta-test trial; rlkit num_exp_traj_eval (configs/default.py)
@@ -75,26 +77,41 @@ class PEARLConfig:
     train: PEARLTrainConfig = field(default_factory=PEARLTrainConfig)
 
 
-# Per-environment overrides: "cpu" = sized so that a run fits a 2-core CPU (rlkit trains on a GPU).
+# Per-environment overrides: the authors' configuration of the env in PEARL's code that MELD's env reproduces (oyster
+# configs/*.json on top of configs/default.py). reward_scale is a fixed temperature 1 / reward_scale here. Envs without
+# one (Reacher, PegInsert, ShelfPlace, ButtonPress, the WidowX) run default.py's values.
 PRESETS: dict[str, dict[str, Any]] = {
-    "meld/Nav2D-v0": {
-        "train.initial_trials_per_task": 2,  # cpu: 60 trials (MELD's 60 random trials, paper A)
-        "train.collect_tasks": 5,  # cpu: one iteration = 5 tasks x 2 trials = 400 env steps (as MELD's preset)
-        "train.meta_batch": 4,  # cpu
-        "train.batch_size": 64,  # cpu
-        "train.train_ratio": 0.1,  # cpu: 40 gradient steps per iteration (as MELD's preset)
-        "context.context_size": 32,  # cpu
-        "train.exploration_episodes": 5,  # rlkit configs/sparse-point-robot.json (Nav2D is MELD's sparse point robot)
+    "meld/Nav2D-v0": {  # oyster configs/sparse-point-robot.json (Nav2D is MELD's sparse point robot)
+        "train.initial_steps_per_task": 200,
+        "train.collect_tasks": 10,  # num_tasks_sample
+        "train.prior_steps": 100,
+        "train.posterior_steps": 900,
+        "train.extra_posterior_steps": 0,
+        "train.train_ratio": 0.1,  # num_train_steps_per_itr 1000 per 10 tasks x 1,000 steps
+        "context.context_size": 1024,  # embedding_batch_size
+        "context.kl_weight": 1.0,  # kl_lambda
+        "sac.gamma": 0.9,  # discount
+        "sac.initial_alpha": 0.01,  # reward_scale 100
+        "train.exploration_episodes": 5,  # num_exp_traj_eval
     },
-    "meld/CheetahVel-v0": {
-        "train.initial_trials_per_task": 2,  # cpu
-        "train.collect_tasks": 5,  # rlkit num_tasks_sample
-        "train.meta_batch": 4,  # cpu
-        "train.batch_size": 64,  # cpu
-        "train.train_ratio": 0.1,  # cpu
-        "context.context_size": 32,  # cpu
-        "train.exploration_episodes": 2,  # rlkit configs/cheetah-vel.json
+    "meld/CheetahVel-v0": {  # oyster configs/cheetah-vel.json
+        "train.initial_steps_per_task": 2000,
+        "train.prior_steps": 400,
+        "train.posterior_steps": 0,
+        "train.extra_posterior_steps": 600,
+        "train.train_ratio": 0.4,  # num_train_steps_per_itr 2000 per 5 tasks x 1,000 steps
+        "context.context_size": 100,  # embedding_batch_size
+        "train.exploration_episodes": 2,  # num_exp_traj_eval
     },
+}
+
+# A CPU-sized variant for short runs (the learning checks, quick experiments), not PEARL's configuration: 4 tasks x 64
+# transitions per gradient step, 0.1 gradient steps per env step, about 2 initial trials per task, contexts of 32, one
+# prior and one extra-posterior trial per collected task (trials of up to 40 steps). ``make_config(env, **SMALL)``.
+SMALL: dict[str, Any] = {
+    "train.initial_steps_per_task": 80, "train.collect_tasks": 5, "train.prior_steps": 40, "train.posterior_steps": 0,
+    "train.extra_posterior_steps": 40, "train.meta_batch": 4, "train.batch_size": 64, "train.train_ratio": 0.1,
+    "context.context_size": 32,
 }
 
 
@@ -108,10 +125,12 @@ def check(config: PEARLConfig) -> PEARLConfig:
     for name, value in (("context.latent_size", c.latent_size), ("context.context_size", c.context_size),
                         ("train.meta_batch", t.meta_batch), ("train.batch_size", t.batch_size),
                         ("train.collect_tasks", t.collect_tasks), ("train.capacity_frames_per_task", t.capacity_frames_per_task),
-                        ("train.prior_trials", t.prior_trials)):
+                        ("train.prior_steps", t.prior_steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r}: must be a positive integer")
-    for name, value in (("train.posterior_trials", t.posterior_trials), ("train.exploration_episodes", t.exploration_episodes)):
+    for name, value in (("train.initial_steps_per_task", t.initial_steps_per_task), ("train.posterior_steps", t.posterior_steps),
+                        ("train.extra_posterior_steps", t.extra_posterior_steps),
+                        ("train.exploration_episodes", t.exploration_episodes)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name}={value!r}: must be an integer >= 0")
     if c.posterior_update_every is not None and c.posterior_update_every < 1:
