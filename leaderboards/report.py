@@ -562,8 +562,9 @@ def _summary_json(summary: dict[str, Any]) -> dict[str, Any]:
     return conv({k: v for k, v in summary.items() if not k.startswith("_")})
 
 
-def _cells_tables(summary: dict[str, Any]) -> tuple[str, str]:
-    per_env, agents = summary["per_env"], summary["agents"]
+def _cells_tables(summary: dict[str, Any], extra_agents: Sequence[str] = ()) -> tuple[str, str]:
+    per_env = summary["per_env"]
+    agents = list(summary["agents"]) + [a for a in extra_agents if a not in summary["agents"]]
     head = "| environment | " + " | ".join(agents) + " |\n|---|" + "---:|" * len(agents)
     score_rows, cost_rows = [], []
     for env, cells in per_env.items():
@@ -597,14 +598,17 @@ SCORES_BEGIN, SCORES_END = "<!-- reference-scores -->", "<!-- /reference-scores 
 
 def write_scores_into(path: str, summary: dict[str, Any]) -> None:
     """Replace the text between the ``<!-- reference-scores -->`` and ``<!-- /reference-scores -->`` lines of the
-    markdown file ``path`` with the score table of ``compact_tables`` (written atomically)."""
+    markdown file ``path`` with the score table of ``compact_tables`` (written atomically). Agents that head a column
+    of the table there and have no runs now keep their column, with "—"."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     begin, end = text.find(SCORES_BEGIN + "\n"), text.find("\n" + SCORES_END)
     if begin < 0 or end < begin:
         raise ValueError(f"{path} has no '{SCORES_BEGIN}' line followed by a '{SCORES_END}' line to write the "
                          "scores between")
-    scores, _ = _cells_tables(summary)
+    old_head = text[begin + len(SCORES_BEGIN) + 1: end].split("\n", 1)[0]
+    shown = [cell.strip() for cell in old_head.strip().strip("|").split("|")][1:] if old_head.startswith("|") else []
+    scores, _ = _cells_tables(summary, shown)
     results.atomic_write_text(path, text[: begin + len(SCORES_BEGIN) + 1] + scores + text[end:])
 
 

@@ -127,12 +127,13 @@ def test_the_score_table_is_written_between_the_readmes_markers(tmp_path):
     for seed in range(2):
         fake_run(str(folder), "meld", "meld/Nav2D-v0", seed, 0.6, preset="state")
     readme = tmp_path / "README.md"
-    readme.write_text("# title\n\n<!-- reference-scores -->\nold table\n<!-- /reference-scores -->\n\nafter\n")
+    readme.write_text("# title\n\n<!-- reference-scores -->\n| environment | pearl | meld |\n|---|---:|---:|\n"
+                      "| `meld/Nav2D-v0` | 0.10 | 0.20 |\n<!-- /reference-scores -->\n\nafter\n")
     assert report.main([str(folder), "--preset", "state", "--out", str(tmp_path / "out"), "--reps", "100",
                         "--scores-into", str(readme)]) == 0
-    text = readme.read_text()
-    assert "old table" not in text and text.startswith("# title\n\n<!-- reference-scores -->\n| environment | meld |")
-    assert text.endswith("(2) |\n<!-- /reference-scores -->\n\nafter\n")
+    text = readme.read_text()  # pearl has no runs here: its column stays, empty
+    assert "0.10" not in text and text.startswith("# title\n\n<!-- reference-scores -->\n| environment | meld | pearl |")
+    assert text.endswith("(2) | — |\n<!-- /reference-scores -->\n\nafter\n")
     plain = tmp_path / "plain.md"
     plain.write_text("no markers\n")
     assert report.main([str(folder), "--preset", "state", "--out", str(tmp_path / "out"), "--reps", "100",
