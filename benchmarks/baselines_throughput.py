@@ -22,7 +22,7 @@ import torch
 
 from meld_envs.interface import EnvInfo, TrainContext, env_info
 
-AGENTS = ("meld", "slac", "pearl", "rl2", "random")
+AGENTS = ("meld", "slac", "pearl", "pearl-small", "rl2", "random")  # pearl-small: baselines.pearl.SMALL
 
 
 def _make(name: str, spec: EnvInfo) -> Any:
@@ -34,10 +34,11 @@ def _make(name: str, spec: EnvInfo) -> Any:
         from baselines.slac import SLAC
 
         return SLAC(spec, seed=0)
-    if name == "pearl":
-        from baselines.pearl import PEARL
+    if name in ("pearl", "pearl-small"):
+        from baselines.pearl import PEARL, SMALL
 
-        return PEARL(spec, seed=0)
+        small = {k.replace(".", "__"): v for k, v in SMALL.items()} if name == "pearl-small" else {}
+        return PEARL(spec, seed=0, **small)
     if name == "rl2":
         from baselines.rl2 import RL2
 
@@ -54,18 +55,18 @@ def measure(name: str, env_id: str, trials: int = 4, updates: int = 5) -> dict[s
     ctx = TrainContext(spec, "pixels")
     ctx.allow(10**9)
     out: dict[str, float] = {}
-    if name in ("meld", "slac", "pearl"):
+    if name in ("meld", "slac", "pearl", "pearl-small"):
         tasks = list(ctx.train_tasks)
         agent._ensure_replay(len(tasks))
         agent._ctx = ctx
-        collect = (lambda k: agent._collect(ctx, tasks, k, random=False)) if name != "pearl" else \
-            (lambda k: agent._collect(ctx, tasks, k, posterior=False))
+        collect = (lambda k: agent._collect(ctx, tasks, k, random=False)) if not name.startswith("pearl") else \
+            (lambda k: agent._collect(ctx, tasks, k, posterior=False, to_encoder=True))
         collect(0)  # warm-up (env construction, first conv call)
         start, steps = time.perf_counter(), 0
         for k in range(1, trials + 1):
             steps += collect(k)[0]
         out["env_steps_per_s"] = steps / (time.perf_counter() - start)
-        if name == "pearl":
+        if name.startswith("pearl"):
             agent.learner.update(agent.sample_batch())
             start = time.perf_counter()
             for _ in range(updates):
