@@ -23,7 +23,6 @@ import time
 
 import meld_envs  # noqa: F401  (sets MUJOCO_GL before anything imports mujoco)
 from leaderboards import agents, protocol, runner
-from meld_envs.interface import BudgetExhausted
 
 COLUMNS = ("agent", "env", "preset", "device", "env steps run", "train s", "s per chunk", "eval point s",
            "run (projected)", "how")
@@ -53,13 +52,7 @@ def measure(agent_name: str, env_id: str, preset: str, *, chunk: int, budget_s: 
         while ctx.steps_used < proto.budget_steps and time.perf_counter() - began < budget_s:
             size = min(chunk, proto.budget_steps - ctx.steps_used)
             t = time.perf_counter()
-            ctx.allow(size)
-            try:
-                agent.meta_train(ctx, size)
-            except BudgetExhausted:
-                pass
-            finally:
-                ctx.allow(0)
+            runner.train_chunk(agent, ctx, size)
             chunks.append((ctx.steps_used, time.perf_counter() - t))
             log(f"  {agent_name} {env_id}: {ctx.steps_used} env steps, {chunks[-1][1]:.1f} s for this chunk")
         train_s = time.perf_counter() - began

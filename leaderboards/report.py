@@ -665,10 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         summary, refused = report(args.results, args.out, preset=args.preset, reps=args.reps, seed=args.seed)
-        if args.compact:
-            print(compact_tables(_summary_json(summary)))
-        if args.scores_into:
-            write_scores_into(args.scores_into, _summary_json(summary))
+        if args.compact or args.scores_into:
+            plain = _summary_json(summary)
+            if args.compact:
+                print(compact_tables(plain))
+            if args.scores_into:
+                write_scores_into(args.scores_into, plain)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -235,6 +235,18 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def train_chunk(agent: Any, ctx: protocol.TrainContext, steps: int) -> None:
+    """One chunk of meta-training as the protocol gives it: ``agent.meta_train`` with an allowance of ``steps`` env
+    steps on ``ctx``, and none left between chunks (an agent stepping past it is stopped there, no error)."""
+    ctx.allow(steps)
+    try:
+        agent.meta_train(ctx, steps)
+    except BudgetExhausted:
+        pass  # the agent tried to step past its allowance and was stopped; that is all
+    finally:
+        ctx.allow(0)  # no training steps between meta_train calls (e.g. from act at meta-test)
+
+
 def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = None) -> dict[str, Any]:
     if spec.threads is not None:
         limit_threads(spec.threads)
@@ -299,14 +311,7 @@ def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = 
             began = time.perf_counter()
             if k > 0:
                 reporter.send(f"training {k}/{points}")
-                chunk = eval_steps[k] - eval_steps[k - 1]
-                ctx.allow(chunk)
-                try:
-                    agent.meta_train(ctx, chunk)
-                except BudgetExhausted:
-                    pass  # the agent tried to step past its allowance and was stopped; that is all
-                finally:
-                    ctx.allow(0)  # no training steps between meta_train calls (e.g. from act at meta-test)
+                train_chunk(agent, ctx, eval_steps[k] - eval_steps[k - 1])
                 if ctx.steps_used > eval_steps[k]:  # cannot happen through ctx; guards the invariant
                     raise RuntimeError(f"{spec}: {ctx.steps_used} env steps exceed the budget {eval_steps[k]}")
             metrics = protocol.evaluate(agent, proto, test_env, on_trial=lambda done, total, k=k: reporter.send(

@@ -1,6 +1,5 @@
 """``benchmarks/nav2d_learning.py``, the script behind BENCHMARKS.md "Learning", on a tiny budget: snapshots that
 are run folders, the slow test's protocol on each, a table, and a clear refusal to mix configs in one folder."""
-import importlib.util
 import json
 import math
 import os
@@ -11,9 +10,10 @@ import types
 import numpy as np
 import pytest
 
+import benchmark_scripts
 from test_agent_cli import TINY
 
-SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "nav2d_learning.py")
+SCRIPT = benchmark_scripts.path("nav2d_learning")
 
 
 def script(*args):
@@ -61,9 +61,7 @@ def test_train_snapshots_evaluate_and_tabulate(tmp_path):
 def test_probe_reads_the_goal_from_a_belief_that_holds_it(monkeypatch, capsys):
     """The probe's regression and tables on made-up trials: a belief that holds (cos, sin) of the goal from the
     last frame of episode 1 on scores R² ~1 there and ~0 or below on the first frame."""
-    spec = importlib.util.spec_from_file_location("nav2d_learning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_scripts.load("nav2d_learning")
     rng = np.random.default_rng(0)
 
     def trials(agent, split, n, seed):
@@ -171,9 +169,7 @@ def test_openings_reads_episode_2s_start_from_the_replay_of_trials_that_found_th
 def test_the_critics_pull_turns_the_actor_towards_the_higher_q():
     """``_opening``'s last column, dQ/dtheta at the actor's mean action: an actor 0.2 rad clockwise of the direction a
     critic -|a - g|^2 prefers is pulled counter-clockwise by 2 |a| |g| sin(0.2); rotated the other way, by as much back."""
-    spec = importlib.util.spec_from_file_location("nav2d_learning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_scripts.load("nav2d_learning")
     import torch
 
     goal = torch.tensor([[math.cos(1.0), math.sin(1.0)]])

@@ -1,20 +1,14 @@
 """Nav2D supports the paper's two-episode behaviour (appendix D.1): a scripted policy that sweeps the
 semicircle and remembers the goal across the episode boundary solves every held-out task and earns
 more in episode 2; without the memory it does not; staying at the centre never succeeds."""
-import importlib.util
-import os
-
 import pytest
 
-_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "nav2d_reference.py")
+import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def table():
-    spec = importlib.util.spec_from_file_location("nav2d_reference", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return dict(module.reference_table(trials=1))
+    return dict(benchmark_scripts.load("nav2d_reference").reference_table(trials=1))
 
 
 def test_sweep_with_memory_solves_every_test_task_and_does_better_in_episode_2(table):

@@ -1,19 +1,13 @@
 """benchmarks/protocol_cost.py: a run that finishes within its time is measured (its evaluations counted at the
 preset's number), a run that does not is projected from its last chunk, and bad arguments are refused by name."""
-import importlib.util
-import os
-
 import pytest
 
-_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "protocol_cost.py")
+import benchmark_scripts
 
 
 @pytest.fixture(scope="module")
 def cost():
-    spec = importlib.util.spec_from_file_location("protocol_cost", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_scripts.load("protocol_cost")
 
 
 def test_a_finished_run_is_measured_and_an_unfinished_one_projected(cost):
