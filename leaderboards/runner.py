@@ -96,6 +96,32 @@ def library_versions() -> dict[str, str]:
     return found
 
 
+_CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
+
+
+def cpu_info() -> dict[str, Any]:
+    """The CPU a run's float sums depend on: vendor, model name and the instruction-set extensions that choose the
+    math libraries' kernels (MKL, oneDNN, torch's and numpy's vector code). Runs with the same seed, libraries and
+    thread count give the same numbers on CPUs that agree here; on others they differ once the agent trains."""
+    info: dict[str, Any] = {"vendor": None, "model": platform.processor() or platform.machine(), "features": None}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id":
+                    info["vendor"] = value.strip()
+                elif key == "model name":
+                    info["model"] = value.strip()
+                elif key == "flags":  # the first processor's entry is enough
+                    flags = set(value.split())
+                    info["features"] = [x for x in _CPU_FEATURES if x in flags]
+                    break
+    except OSError:
+        pass
+    return info
+
+
 def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, agent: Any) -> dict[str, Any]:
     return {
         "record": "header",
@@ -119,7 +145,8 @@ def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, age
         "protocol_params": proto.to_json(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                 "threads": spec.threads, "libraries": library_versions()},  # what an exact replay needs to match
+                 "threads": spec.threads, "libraries": library_versions(),
+                 "cpu": cpu_info()},  # what an exact replay needs to match
         "renderer": meld_envs.renderer_info(),  # results from different renderers compare only statistically
     }
 
@@ -281,6 +308,7 @@ def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = 
         info = protocol.env_info(proto)
         agent = agent_cls(info, seed=spec.seed, **dict(spec.overrides))
         header = make_header(spec, proto, agent_cls, agent)
+        cpu_here = header["host"]["cpu"]
         if existing:
             _check_resumable(existing[0], header, path)
             header = existing[0]
@@ -304,6 +332,11 @@ def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = 
             results.write_records(path, records)
             ctx.steps_used, wall_clock, start = state["env_steps"], state["wall_clock_s"], k + 1
             log(f"[resume] {spec}: from evaluation point {k} ({ctx.steps_used} env steps)")
+            started_on = header.get("host", {}).get("cpu")
+            if started_on != cpu_here:
+                log(f"[resume] {spec}: started on {started_on or 'a CPU its header does not record'}, resumed on "
+                    f"{cpu_here}: the rest of the run is a valid sample, but float sums differ across CPUs, so it "
+                    "will not replay exactly")
 
         eval_steps = proto.eval_steps
         points = len(eval_steps) - 1

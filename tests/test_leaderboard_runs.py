@@ -155,6 +155,23 @@ def test_resume_refuses_a_changed_agent_config(tmp_path):
         runner.run(changed, log=lambda m: None)
 
 
+def test_the_header_names_the_cpu_and_a_resume_on_another_one_says_so(tmp_path, monkeypatch):
+    spec = RunSpec(agent="random", env_id="meld/Nav2D-v0", seed=0, preset="smoke", results_dir=str(tmp_path),
+                   keep_checkpoints=True)
+    runner.run(spec, log=lambda m: None)
+    records = results.read_records(spec.path)
+    cpu = records[0]["host"]["cpu"]
+    assert cpu == runner.cpu_info() and cpu["model"] and isinstance(cpu["features"], list)
+    results.write_records(spec.path, records[:-1])  # stopped before its end record, resumed on another machine
+    other = {"vendor": "AuthenticAMD", "model": "Other CPU", "features": ["avx2", "fma"]}
+    monkeypatch.setattr(runner, "cpu_info", lambda: other)
+    logs: list[str] = []
+    runner.run(spec, log=logs.append)
+    assert any("resumed on" in m and "Other CPU" in m and cpu["model"] in m for m in logs), logs
+    after = results.read_records(spec.path)
+    assert after[0] == records[0] and _comparable(after) == _comparable(records)  # the header it started with
+
+
 def test_truncated_or_corrupt_lines_are_never_counted(smoke_results, tmp_path):
     src = results.run_path(smoke_results, "smoke", "random", "meld/Nav2D-v0", 0)
     text = open(src).read()
