@@ -1,11 +1,13 @@
-"""The published reference results reproduce (slow): one committed reference run (MELD on Nav2D, state track, seed 0)
-is replayed from its header's agent, config overrides, seed and thread count to its second evaluation point (10,000
-env steps of meta-training), and every number of its first two evaluation points (per test task and trial: success
-and return of each episode) must equal the committed ones.
+"""The published reference results reproduce (slow): committed reference runs of the state track (MELD on Nav2D seed
+0, PEARL on Nav2D seed 1) are replayed from their header's agent, config overrides, seed and thread count to their
+second evaluation point (10,000 env steps of meta-training), and every number of their first two evaluation points
+(per test task and trial: success and return of each episode, exploration episodes' returns) must equal the committed
+ones.
 
 Float sums depend on the numerical libraries and on the CPU (its vendor and instruction-set extensions pick the
 kernels of MKL, oneDNN, torch and numpy), so an exact replay needs the library versions and the CPU the header records
-(``host.libraries``, ``host.cpu``); elsewhere the test is skipped, naming the difference. 5-8 minutes on one core.
+(``host.libraries``, ``host.cpu``); elsewhere the test is skipped, naming the difference. 5-8 minutes a run on one
+core.
 """
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ import pytest
 
 from leaderboards import protocol, results, runner
 
-REFERENCE = os.path.join(os.path.dirname(__file__), os.pardir, "leaderboards", "reference", "state", "meld",
-                         "meld__Nav2D-v0", "seed_0.jsonl")
-# This run's header predates ``host.cpu``. It was made on the 2-CPU AMD EPYC with AVX-512 BF16 (Zen 4) that
-# BENCHMARKS.md names for the runs of that day; on an Intel Xeon with AVX-512 FP16 and AMX, with the same libraries,
-# it gives other numbers from its first evaluation after training on (docs/reference_results.md).
-UNRECORDED_CPU = {"vendor": "AuthenticAMD", "features": ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]}
+REFERENCE = os.path.join(os.path.dirname(__file__), os.pardir, "leaderboards", "reference", "state")
+# The committed headers predate ``host.cpu``; these runs were made on the 2-CPU AMD EPYC with AVX-512 BF16 (Zen 4)
+# that BENCHMARKS.md names for the runs of that day and on an Intel Xeon with AVX-512 FP16 and AMX. On the Xeon, with
+# the same libraries, the MELD run gives other numbers from its first evaluation after training on
+# (docs/reference_results.md).
+EPYC_ZEN4 = {"vendor": "AuthenticAMD", "features": ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]}
+XEON_AMX = {"vendor": "GenuineIntel",
+            "features": ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile"]}
+RUNS = {"meld/meld__Nav2D-v0/seed_0.jsonl": EPYC_ZEN4, "pearl/meld__Nav2D-v0/seed_1.jsonl": XEON_AMX}
 POINTS = 2  # evaluation points 0 and 1
 COMPARED = ("index", "budget_steps", "env_steps", "eval_env_steps", "exploration_env_steps", "success_rate",
             "success_per_episode", "return_per_episode", "per_task")
@@ -29,8 +34,9 @@ COMPARED = ("index", "budget_steps", "env_steps", "eval_env_steps", "exploration
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_a_reference_run_replays_to_its_committed_evaluation_points(tmp_path, monkeypatch):
-    records = results.read_records(REFERENCE)
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_a_reference_run_replays_to_its_committed_evaluation_points(run, tmp_path, monkeypatch):
+    records = results.read_records(os.path.join(REFERENCE, run))
     header = records[0]
     here = runner.library_versions()
     recorded = header["host"]["libraries"]
@@ -40,7 +46,7 @@ def test_a_reference_run_replays_to_its_committed_evaluation_points(tmp_path, mo
     cpu = runner.cpu_info()
     made_on = header["host"].get("cpu")
     if made_on is None:
-        made_on = UNRECORDED_CPU
+        made_on = RUNS[run]
         cpu = {k: cpu[k] for k in made_on}
     if cpu != made_on:
         pytest.skip(f"the reference run was made on another CPU ({made_on}; here {cpu}): its numbers replay only "
