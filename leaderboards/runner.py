@@ -122,6 +122,13 @@ def cpu_info() -> dict[str, Any]:
     return info
 
 
+def cpu_type(info: dict[str, Any] | None = None) -> str:
+    """Vendor and kernel-picking extensions of ``info`` (this machine's by default) in one string, e.g.
+    ``"AuthenticAMD avx2 fma avx512f avx512_vnni avx512_bf16"``: CPUs of one type give the same float sums."""
+    info = cpu_info() if info is None else info
+    return " ".join([str(info["vendor"]), *(info["features"] or [])])
+
+
 def make_header(spec: RunSpec, proto: protocol.EnvProtocol, agent_cls: type, agent: Any) -> dict[str, Any]:
     return {
         "record": "header",

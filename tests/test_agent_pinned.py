@@ -7,7 +7,7 @@ meld/Nav2D-v0 preset as it is, and the same with the learning test's extensions 
 to an extension, to the replay's sampling or to an RNG's draws shows here as a changed loss.
 
 The numbers are pinned per CPU type (vendor and the instruction-set extensions that pick the math kernels,
-``leaderboards.runner.cpu_info``): on one type they are the same to the last bit, but other CPUs' float summation
+``leaderboards.runner.cpu_type``): on one type they are the same to the last bit, but other CPUs' float summation
 orders compound over the run's updates (up to ~1% apart at 480 steps between an AMD EPYC and an Intel Xeon). On a CPU
 type with its own pinned set the test holds the losses to 1e-5; on another it holds them to the first set within 5%,
 which still catches a changed algorithm or RNG draw but not a small numerical one. ``python tests/test_agent_pinned.py``
@@ -19,7 +19,7 @@ import os
 import pytest
 import torch
 
-from leaderboards.runner import cpu_info
+from leaderboards.runner import cpu_type
 from meld_agent import MELD, make_config
 
 SMALL = {"obs_mode": "state", "train__initial_random_trials": 4, "train__collect_tasks": 2, "train__tasks_per_update": 2,
@@ -30,11 +30,6 @@ EXTENSIONS = {"extensions__stage2_sparse_critic": 0.2, "extensions__ac_batch_tri
               "extensions__n_step": 6, "extensions__opening_fraction": 0.5, "extensions__opening_steps": 6}
 PINNED = os.path.join(os.path.dirname(__file__), "data", "pinned_losses.json")
 RUNS = {"defaults": {}, "extensions": EXTENSIONS}
-
-
-def cpu_type() -> str:
-    cpu = cpu_info()
-    return " ".join([str(cpu["vendor"]), *(cpu["features"] or [])])
 
 
 def _losses(overrides: dict) -> list[dict]:
