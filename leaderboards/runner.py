@@ -340,7 +340,7 @@ def _run(spec: RunSpec, log: Callable[[str], None], progress: Progress | None = 
             ctx.steps_used, wall_clock, start = state["env_steps"], state["wall_clock_s"], k + 1
             log(f"[resume] {spec}: from evaluation point {k} ({ctx.steps_used} env steps)")
             started_on = header.get("host", {}).get("cpu")
-            if started_on != cpu_here:
+            if started_on is None or cpu_type(started_on) != cpu_type(cpu_here):
                 log(f"[resume] {spec}: started on {started_on or 'a CPU its header does not record'}, resumed on "
                     f"{cpu_here}: the rest of the run is a valid sample, but float sums differ across CPUs, so it "
                     "will not replay exactly")

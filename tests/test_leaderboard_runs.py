@@ -163,7 +163,7 @@ def test_the_header_names_the_cpu_and_a_resume_on_another_one_says_so(tmp_path, 
     cpu = records[0]["host"]["cpu"]
     assert cpu == runner.cpu_info() and cpu["model"] and isinstance(cpu["features"], list)
     results.write_records(spec.path, records[:-1])  # stopped before its end record, resumed on another machine
-    other = {"vendor": "AuthenticAMD", "model": "Other CPU", "features": ["avx2", "fma"]}
+    other = {"vendor": "OtherVendor", "model": "Other CPU", "features": ["avx2", "fma"]}  # another CPU type
     monkeypatch.setattr(runner, "cpu_info", lambda: other)
     logs: list[str] = []
     runner.run(spec, log=logs.append)

@@ -42,9 +42,9 @@ def test_a_reference_run_replays_to_its_committed_evaluation_points(run, tmp_pat
     differ = {k: (v, here.get(k)) for k, v in recorded.items() if here.get(k) != v}
     if differ:
         pytest.skip(f"the reference run was made with other library versions (recorded, here): {differ}")
-    made_on, cpu = header["host"].get("cpu"), runner.cpu_info()
-    if made_on is None:  # a header older than host.cpu: the type this run was made on
-        made_on, cpu = RUNS[run], runner.cpu_type(cpu)
+    made_on = header["host"].get("cpu")
+    made_on = RUNS[run] if made_on is None else runner.cpu_type(made_on)  # RUNS: for headers older than host.cpu
+    cpu = runner.cpu_type()
     if cpu != made_on:
         pytest.skip(f"the reference run was made on another CPU ({made_on}; here {cpu}): its numbers replay only "
                     "statistically here")
